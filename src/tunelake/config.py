@@ -1,0 +1,193 @@
+"""Settings and profiles.
+
+Precedence, highest first: explicit overrides (CLI flags), the environment (`TUNELAKE_*`), the
+secrets file (`TUNELAKE_SECRETS_FILE`, dotenv format), the active profile of `tunelake.toml`,
+then the embedded defaults. Secrets are `SecretStr`: they never show in a repr or a log.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from tunelake.models import DEFAULT_VECTOR_FEATURES
+
+CONFIG_FILE_ENV = "TUNELAKE_CONFIG"
+PROFILE_ENV = "TUNELAKE_PROFILE"
+SECRETS_FILE_ENV = "TUNELAKE_SECRETS_FILE"
+DEFAULT_CONFIG_FILE = "tunelake.toml"
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used as it is; the message says what to change."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TUNELAKE_", extra="ignore", validate_default=True, frozen=True
+    )
+
+    profile: str = "local"
+    home: Path = Path(".tunelake")
+
+    # storage: URLs pick the backend; None means the embedded default under `home`.
+    warehouse_url: str | None = None
+    lake_url: str | None = None
+    serving_url: str | None = None
+
+    # S3-compatible object store for an s3:// lake
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = None
+
+    # sources
+    source: str = "catalog"
+    """catalog (the built-in catalog server), spotify, or file:PATH (a dataset dump)."""
+    spotify_client_id: SecretStr | None = None
+    spotify_client_secret: SecretStr | None = None
+    spotify_accounts_url: str = "https://accounts.spotify.com"
+    spotify_api_url: str = "https://api.spotify.com/v1"
+    reccobeats_url: str = "https://api.reccobeats.com/v1"
+    market: str = "US"
+    concurrency: int = Field(16, ge=1)
+    request_timeout: float = Field(10.0, gt=0)
+    max_retries: int = Field(6, ge=0)
+    retry_after_cap: float = Field(120.0, ge=0)
+    """Longest Retry-After the client waits out; past it the run fails with a clear error."""
+    requests_per_second: float | None = Field(None, gt=0)
+    """Client-side pacing; None paces only by the server's 429s."""
+
+    # the built-in catalog server
+    catalog_seed: int = 42
+    catalog_artists: int = Field(1000, ge=1)
+    catalog_profile: str = "extended"
+
+    # pipeline
+    seeds_file: Path | None = None
+    similarity_k: int = Field(10, ge=1)
+    vector_features: tuple[str, ...] = DEFAULT_VECTOR_FEATURES
+    max_reject_fraction: float = Field(0.05, ge=0, le=1)
+    similarity_engine: str = "numpy"
+    """numpy (in-process) or spark."""
+
+    @model_validator(mode="after")
+    def _known_choices(self) -> Settings:
+        if self.catalog_profile not in ("extended", "development"):
+            raise ValueError("catalog_profile must be 'extended' or 'development'")
+        if self.similarity_engine not in ("numpy", "spark"):
+            raise ValueError("similarity_engine must be 'numpy' or 'spark'")
+        return self
+
+    # derived locations -------------------------------------------------------------------
+    @property
+    def resolved_warehouse_url(self) -> str:
+        return self.warehouse_url or f"sqlite:///{(self.home / 'warehouse.db').resolve()}"
+
+    @property
+    def resolved_lake_url(self) -> str:
+        return self.lake_url or str((self.home / "lake").resolve())
+
+    @property
+    def resolved_serving_url(self) -> str:
+        return self.serving_url or f"sqlite:///{(self.home / 'serving.db').resolve()}"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "reports"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.home / "runs"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            file_secret_settings,
+            _ProfileSource(settings_cls),
+        )
+
+
+class _ProfileSource(PydanticBaseSettingsSource):
+    """The active profile's table from tunelake.toml (`[profiles.<name>]`)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return _profile_values(_active_profile(self.current_state))
+
+
+def _config_path() -> Path | None:
+    explicit = os.environ.get(CONFIG_FILE_ENV)
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"{CONFIG_FILE_ENV}={explicit} does not name a file")
+        return path
+    path = Path(DEFAULT_CONFIG_FILE)
+    return path if path.is_file() else None
+
+
+def _active_profile(state: dict[str, Any]) -> str:
+    return str(state.get("profile") or os.environ.get(PROFILE_ENV) or "local")
+
+
+def profiles() -> dict[str, dict[str, Any]]:
+    """Every profile tunelake.toml defines, by name."""
+    path = _config_path()
+    if path is None:
+        return {}
+    with path.open("rb") as f:
+        data = tomllib.load(f)
+    table = data.get("profiles", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [profiles] must be a table of tables")
+    return table
+
+
+def _profile_values(name: str) -> dict[str, Any]:
+    known = profiles()
+    if name in known:
+        return dict(known[name])
+    if name == "local":  # the embedded defaults need no file
+        return {}
+    listed = ", ".join(sorted(known)) or "none (no tunelake.toml here)"
+    raise ConfigError(f"profile {name!r} is not defined; profiles: {listed}")
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from every source; `overrides` (CLI flags) win. None values are ignored."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    secrets = os.environ.get(SECRETS_FILE_ENV)
+    if secrets and not Path(secrets).is_file():
+        raise ConfigError(f"{SECRETS_FILE_ENV}={secrets} does not name a file")
+    try:
+        return Settings(_env_file=secrets, **given)  # type: ignore[call-arg]
+    except ValueError as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(str(exc)) from exc

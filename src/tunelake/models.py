@@ -1,0 +1,82 @@
+"""The typed records every layer shares.
+
+They accept both the 2014-era Spotify payloads and the 2026 development-mode ones: the fields
+Spotify removed (popularity, followers, genres) are optional. Parsing an API payload into
+these records lives in `tunelake.sources.parse`; here are only the shapes.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+#: Audio features the similarity step uses unless configured otherwise.
+DEFAULT_VECTOR_FEATURES: tuple[str, ...] = (
+    "danceability",
+    "energy",
+    "loudness",
+    "speechiness",
+    "acousticness",
+    "instrumentalness",
+    "valence",
+    "tempo",
+)
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class Artist(Record):
+    artist_id: str
+    name: str
+    genres: tuple[str, ...] | None = None
+    popularity: int | None = None
+    followers: int | None = None
+    image_url: str | None = None
+
+
+class Track(Record):
+    track_id: str
+    name: str
+    artist_id: str
+    """The primary (first-listed) artist."""
+    album_id: str | None = None
+    album_name: str | None = None
+    release_date: str | None = None
+    duration_ms: int | None = None
+    explicit: bool | None = None
+    popularity: int | None = None
+    isrc: str | None = None
+    preview_url: str | None = None
+
+
+class TopTrack(Record):
+    artist_id: str
+    track_id: str
+    rank: int = Field(ge=1)
+
+
+class AudioFeatures(Record):
+    track_id: str
+    danceability: float | None = None
+    energy: float | None = None
+    key: int | None = None
+    loudness: float | None = None
+    mode: int | None = None
+    speechiness: float | None = None
+    acousticness: float | None = None
+    instrumentalness: float | None = None
+    liveness: float | None = None
+    valence: float | None = None
+    tempo: float | None = None
+    time_signature: int | None = None
+    duration_ms: int | None = None
+    source: str = "spotify"
+    """Where the values came from: spotify, reccobeats or dump."""
+
+
+class Neighbour(Record):
+    artist_id: str
+    related_artist_id: str
+    rank: int = Field(ge=1)
+    distance: float = Field(ge=0)
