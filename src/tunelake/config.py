@@ -71,9 +71,13 @@ class Settings(BaseSettings):
     catalog_seed: int = 42
     catalog_artists: int = Field(1000, ge=1)
     catalog_profile: str = "extended"
+    catalog_latency_ms: float = Field(0.0, ge=0)
+    """Latency the built-in server adds to every call, to behave like a remote API."""
 
     # pipeline
     seeds_file: Path | None = None
+    extract_chunk: int = Field(200, ge=1)
+    """Artists fetched between two landings of the raw zone (each one a resume point)."""
     similarity_k: int = Field(10, ge=1)
     vector_features: tuple[str, ...] = DEFAULT_VECTOR_FEATURES
     max_reject_fraction: float = Field(0.05, ge=0, le=1)

@@ -123,5 +123,6 @@ ARTIST_VECTORS = artist_vectors()
 
 #: The curated datasets the lake holds, by name.
 CURATED: dict[str, Dataset] = {
-    d.name: d for d in (ARTISTS, TRACKS, TOP_TRACKS, AUDIO_FEATURES, ARTIST_VECTORS, RELATED_ARTISTS)
+    d.name: d
+    for d in (ARTISTS, TRACKS, TOP_TRACKS, AUDIO_FEATURES, ARTIST_VECTORS, RELATED_ARTISTS)
 }

@@ -6,5 +6,5 @@ import unicodedata
 
 
 def normalise_name(name: str) -> str:
-    """Unicode NFKC, case-folded, whitespace collapsed: 'Ｂｌｕｒ ' and 'blur' are one name."""
+    """Unicode NFKC, case-folded, whitespace collapsed: full-width 'Ｂｌｕｒ ' and 'blur' are one name."""  # noqa: RUF002
     return " ".join(unicodedata.normalize("NFKC", name).casefold().split())

@@ -1,0 +1,5 @@
+"""`python -m tunelake` is the `tunelake` command."""
+
+from tunelake.cli import app
+
+app()

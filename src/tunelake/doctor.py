@@ -1,0 +1,105 @@
+"""`tunelake doctor`: is every backend of the active profile reachable, and if not, what fixes it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from tunelake.config import Settings
+from tunelake.observability import one_line
+from tunelake.sources.dump import DumpSpec, read_dump
+from tunelake.storage.lake import open_lake
+from tunelake.storage.serving import open_serving
+from tunelake.storage.warehouse import open_warehouse
+
+
+@dataclass(frozen=True)
+class Check:
+    role: str
+    target: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def _warehouse(settings: Settings) -> str:
+    warehouse = open_warehouse(settings.resolved_warehouse_url)
+    try:
+        warehouse.migrate()
+        return f"{warehouse.count('artists')} artists"
+    finally:
+        warehouse.close()
+
+
+def _lake(settings: Settings) -> str:
+    lake = open_lake(settings.resolved_lake_url, settings)
+    return f"{len(lake.partitions('artists'))} artists partitions"
+
+
+def _serving(settings: Settings) -> str:
+    store = open_serving(settings.resolved_serving_url, settings)
+    try:
+        return f"{store.count()} documents"
+    finally:
+        store.close()
+
+
+def _source(settings: Settings) -> str:
+    if settings.source == "catalog":
+        return f"built-in catalog server ({settings.catalog_artists} artists, {settings.catalog_profile})"
+    if settings.source == "spotify":
+        if settings.spotify_client_id is None or settings.spotify_client_secret is None:
+            raise RuntimeError("no Spotify credentials")
+        return f"Spotify Web API at {settings.spotify_api_url} (credentials set)"
+    table = read_dump(DumpSpec.parse(settings.source))
+    return f"dataset dump with {table.num_rows} rows"
+
+
+_FIXES: dict[str, Callable[[Settings], str]] = {
+    "warehouse": lambda s: (
+        "start the database (PostgreSQL/MariaDB) or set TUNELAKE_WAREHOUSE_URL to a reachable SQLAlchemy URL"
+    ),
+    "lake": lambda s: (
+        "run `tunelake services up` (SeaweedFS) or set TUNELAKE_LAKE_URL / TUNELAKE_S3_ENDPOINT_URL"
+        if (s.lake_url or "").startswith("s3://")
+        else f"make {Path(s.resolved_lake_url)} writable"
+    ),
+    "serving": lambda s: (
+        "start Redis, run `tunelake services up` (dynalite) or set TUNELAKE_SERVING_URL"
+    ),
+    "source": lambda s: (
+        "set TUNELAKE_SPOTIFY_CLIENT_ID and TUNELAKE_SPOTIFY_CLIENT_SECRET (environment or TUNELAKE_SECRETS_FILE)"
+        if s.source == "spotify"
+        else "check the path given with --source file:PATH"
+    ),
+}
+
+
+def diagnose(settings: Settings) -> list[Check]:
+    probes: dict[str, tuple[str, Callable[[Settings], str]]] = {
+        "warehouse": (settings.resolved_warehouse_url, _warehouse),
+        "lake": (settings.resolved_lake_url, _lake),
+        "serving": (settings.resolved_serving_url, _serving),
+        "source": (settings.source, _source),
+    }
+    checks = []
+    for role, (target, probe) in probes.items():
+        try:
+            detail = probe(settings)
+        except Exception as exc:  # every failure is a finding here, not a crash
+            checks.append(
+                Check(role, _masked(target), False, one_line(exc), _FIXES[role](settings))
+            )
+        else:
+            checks.append(Check(role, _masked(target), True, detail))
+    return checks
+
+
+def _masked(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not an SQLAlchemy URL: lake paths and other URLs carry no password here
+        return url

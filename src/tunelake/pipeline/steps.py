@@ -1,0 +1,279 @@
+"""The steps of one run, as plain functions over explicit inputs and outputs.
+
+discover → extract → validate → load → transform → publish (DESIGN.md, "The flow of one run").
+Each step takes the `Resources` it writes to and returns what the next step needs; each
+fills the `StepRecord` it is given with its counts. The CLI, Dagster and the tests call these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from tunelake import datasets
+from tunelake.engines.similarity import top_k
+from tunelake.engines.vectors import artist_vectors
+from tunelake.observability import StepRecord, now
+from tunelake.pipeline.progress import read_progress, record_discovered, record_extracted
+from tunelake.pipeline.resources import Resources
+from tunelake.pipeline.source import Source, derive
+from tunelake.sources.dump import DUMP_ENDPOINT
+from tunelake.sources.replay import Extracted
+from tunelake.validate import SPOTIFY_ID, Validated, check_reject_fraction, contract, validate
+
+Progress = Callable[[int, int], None]
+"""Called with (done, total) as a step advances."""
+
+
+def _no_progress(done: int, total: int) -> None:
+    return None
+
+
+def discover(
+    res: Resources,
+    source: Source,
+    dt: date,
+    queries: Sequence[str],
+    step: StepRecord,
+) -> list[str]:
+    """Resolve the queries not yet resolved for dt; record pending ingest requests' outcome.
+    Returns the dt's artist ids (all resolutions so far)."""
+    done = read_progress(res.lake, dt).resolutions
+    todo = [q for q in dict.fromkeys(queries) if q not in done]
+    resolved = source.resolve(todo) if todo else []
+    source.land(res.lake, dt)
+    record_discovered(res.lake, dt, resolved)
+    everything = {**done, **{r.query: r for r in resolved}}
+    for request in res.warehouse.pending_ingest_requests():
+        outcome = everything.get(request["query"])
+        if outcome is not None:
+            status = "done" if outcome.status == "resolved" else outcome.status
+            res.warehouse.resolve_ingest_request(
+                request["request_id"], status, outcome.artist_id, outcome.detail
+            )
+    ids = read_progress(res.lake, dt).artist_ids
+    unresolved = [r for r in everything.values() if r.status != "resolved"]
+    step.counts(len(everything), len(ids))
+    step.details = {
+        "queried_now": len(todo),
+        "ambiguous": sum(r.status == "ambiguous" for r in unresolved),
+        "not_found": sum(r.status == "not_found" for r in unresolved),
+    }
+    return ids
+
+
+def extract(
+    res: Resources,
+    source: Source,
+    dt: date,
+    artist_ids: Sequence[str],
+    step: StepRecord,
+    progress: Progress = _no_progress,
+) -> None:
+    """Fetch the artists not yet extracted for dt, landing raw responses chunk by chunk."""
+    state = read_progress(res.lake, dt)
+    todo = [a for a in artist_ids if a not in state.extracted]
+    known_tracks = {f.track_id for f in derive(res.lake, dt, artist_ids).audio_features}
+    landed = 0
+    size = res.settings.extract_chunk
+    for start in range(0, len(todo), size):
+        chunk = todo[start : start + size]
+        source.fetch(chunk, known_tracks)
+        landed += source.land(res.lake, dt)
+        record_extracted(res.lake, dt, chunk)
+        progress(start + len(chunk), len(todo))
+    step.counts(len(artist_ids), len(artist_ids))
+    step.details = {
+        "fetched_now": len(todo),
+        "already_extracted": len(artist_ids) - len(todo),
+        "raw_records": landed,
+    }
+
+
+@dataclass(frozen=True)
+class Curated:
+    """The dt's valid datasets, each in its `tunelake.datasets` schema."""
+
+    artists: pa.Table
+    tracks: pa.Table
+    top_tracks: pa.Table
+    audio_features: pa.Table
+
+    def tables(self) -> dict[str, pa.Table]:
+        return {
+            "artists": self.artists,
+            "tracks": self.tracks,
+            "top_tracks": self.top_tracks,
+            "audio_features": self.audio_features,
+        }
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    curated: Curated
+    results: dict[str, Validated]
+
+
+def _rows(records: Iterable[Any]) -> list[dict[str, Any]]:
+    return [r.model_dump() for r in records]
+
+
+def validate_step(
+    res: Resources, dt: date, artist_ids: Sequence[str], step: StepRecord
+) -> ValidationResult:
+    """Rebuild the dt's records from the raw zone and check them against the contracts;
+    rejects go to quarantine with their reason. Fails past the configured reject fraction."""
+    extracted: Extracted = derive(res.lake, dt, artist_ids)
+    # dumps carry ids of their own making; API data must carry Spotify's
+    ids = None if DUMP_ENDPOINT in res.lake.raw_endpoints(dt) else SPOTIFY_ID
+
+    def check(name: str, records: Iterable[Any], **references: set[str]) -> Validated:
+        return validate(contract(name, id_pattern=ids), _rows(records), references=references)
+
+    artists = check("artists", extracted.artists)
+    tracks = check("tracks", extracted.tracks)
+    known_tracks = set(tracks.valid["track_id"].to_pylist())
+    top = check(
+        "top_tracks",
+        extracted.top_tracks,
+        artist_id=set(artists.valid["artist_id"].to_pylist()),
+        track_id=known_tracks,
+    )
+    features = check("audio_features", extracted.audio_features, track_id=known_tracks)
+    results = {"artists": artists, "tracks": tracks, "top_tracks": top, "audio_features": features}
+    for name, result in results.items():
+        res.lake.quarantine(name, dt, result.rejected)
+    rows_in = sum(r.counts["in"] for r in results.values())
+    rows_out = sum(r.counts["out"] for r in results.values())
+    step.counts(rows_in, rows_out, rows_in - rows_out)
+    step.details = {name: r.counts for name, r in results.items()}
+    check_reject_fraction(results, res.settings.max_reject_fraction)
+    curated = Curated(artists.valid, tracks.valid, top.valid, features.valid)
+    return ValidationResult(curated, results)
+
+
+def _with_dt(table: pa.Table, dt: date) -> pa.Table:
+    return table.append_column("dt", pa.array([dt] * table.num_rows, pa.date32()))
+
+
+def load(
+    res: Resources, dt: date, curated: Curated, step: StepRecord, *, warehouse: bool = True
+) -> None:
+    """Whole-partition overwrite in the lake; idempotent upserts into the warehouse
+    (an artist's top tracks replace its previous set)."""
+    for name, table in curated.tables().items():
+        res.lake.write_partition(name, dt, table)
+    if warehouse:
+        res.warehouse.upsert("artists", curated.artists)
+        res.warehouse.upsert("tracks", curated.tracks)
+        res.warehouse.upsert("audio_features", curated.audio_features)
+        res.warehouse.replace_children("top_tracks", "artist_id", _with_dt(curated.top_tracks, dt))
+    total = sum(t.num_rows for t in curated.tables().values())
+    step.counts(total, total)
+    step.details = {"warehouse": warehouse}
+
+
+@dataclass(frozen=True)
+class Similarity:
+    vectors: pa.Table
+    related: pa.Table
+
+
+def transform(
+    res: Resources, dt: date, curated: Curated, step: StepRecord, *, warehouse: bool = True
+) -> Similarity:
+    """Artist vectors (mean of top-track features, min-max normalised) and exact top-k
+    Euclidean neighbours; related_artists replaces each artist's previous set."""
+    settings = res.settings
+    vectors = artist_vectors(curated.top_tracks, curated.audio_features, settings.vector_features)
+    matrix = np.asarray(vectors["vector"].to_pylist(), dtype=np.float64).reshape(
+        vectors.num_rows, len(settings.vector_features)
+    )
+    ids = vectors["artist_id"]
+    related = (
+        top_k(ids, matrix, settings.similarity_k).to_table(ids)
+        if vectors.num_rows > 1
+        else datasets.RELATED_ARTISTS.schema.empty_table()
+    )
+    res.lake.write_partition("artist_vectors", dt, vectors)
+    res.lake.write_partition("related_artists", dt, related)
+    if warehouse:
+        res.warehouse.replace_children("related_artists", "artist_id", _with_dt(related, dt))
+    step.counts(curated.artists.num_rows, related.num_rows)
+    step.details = {
+        "vectors": vectors.num_rows,
+        "without_features": curated.artists.num_rows - vectors.num_rows,
+    }
+    return Similarity(vectors, related)
+
+
+def _by(table: pa.Table, key: str) -> dict[str, list[dict[str, Any]]]:
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for row in table.to_pylist():
+        grouped.setdefault(row[key], []).append(row)
+    return grouped
+
+
+def documents(curated: Curated, related: pa.Table, dt: date) -> list[dict[str, Any]]:
+    """One denormalised document per artist: the artist, genres, top tracks, and related
+    artists with their names and images."""
+    artists = {a["artist_id"]: a for a in curated.artists.to_pylist()}
+    tracks = {t["track_id"]: t for t in curated.tracks.to_pylist()}
+    top = _by(
+        curated.top_tracks.sort_by([("artist_id", "ascending"), ("rank", "ascending")]), "artist_id"
+    )
+    near = _by(related.sort_by([("artist_id", "ascending"), ("rank", "ascending")]), "artist_id")
+    updated_at = now().isoformat()
+    docs = []
+    for artist_id, artist in artists.items():
+        docs.append(
+            {
+                **artist,
+                "genres": artist["genres"] or [],
+                "top_tracks": [
+                    {"rank": t["rank"], **_track_summary(tracks[t["track_id"]])}
+                    for t in top.get(artist_id, [])
+                ],
+                "related_artists": [
+                    {
+                        "rank": r["rank"],
+                        "artist_id": r["related_artist_id"],
+                        "name": artists[r["related_artist_id"]]["name"],
+                        "image_url": artists[r["related_artist_id"]]["image_url"],
+                        "distance": r["distance"],
+                    }
+                    for r in near.get(artist_id, [])
+                ],
+                "dt": dt.isoformat(),
+                "updated_at": updated_at,
+            }
+        )
+    return docs
+
+
+def _track_summary(track: Mapping[str, Any]) -> dict[str, Any]:
+    keys = (
+        "track_id",
+        "name",
+        "album_name",
+        "release_date",
+        "duration_ms",
+        "popularity",
+        "preview_url",
+    )
+    return {k: track[k] for k in keys}
+
+
+def publish(
+    res: Resources, dt: date, curated: Curated, similarity: Similarity, step: StepRecord
+) -> int:
+    """One document per artist into the serving store."""
+    docs = documents(curated, similarity.related, dt)
+    written = res.serving.put_many(docs)
+    step.counts(len(docs), written)
+    return written

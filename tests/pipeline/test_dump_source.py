@@ -1,0 +1,114 @@
+"""A dataset dump (CSV or Parquet, one row per track) through the whole pipeline."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tests.pipeline.conftest import DT
+from tunelake.pipeline.resources import open_resources
+from tunelake.pipeline.run import run_pipeline
+from tunelake.sources.dump import DumpError, DumpSpec, read_dump
+
+FEATURES = (
+    "danceability",
+    "energy",
+    "loudness",
+    "speechiness",
+    "acousticness",
+    "instrumentalness",
+    "valence",
+    "tempo",
+)
+
+
+def _dump_rows(n_artists: int = 12, tracks_each: int = 4) -> list[dict]:
+    rows = []
+    for a in range(n_artists):
+        genre = "rock" if a % 2 else "jazz"
+        for t in range(tracks_each):
+            base = 0.2 if genre == "rock" else 0.7
+            rows.append(
+                {
+                    "id": f"trk{a:03d}{t}",
+                    "name": f"Song {a}-{t}",
+                    "artists": f"Artist {a}",
+                    "artist_ids": f"art{a:03d}",
+                    "track_genre": genre,
+                    "popularity": 50 + t,
+                    **{
+                        f: round(base + 0.01 * t, 3)
+                        for f in FEATURES
+                        if f not in ("loudness", "tempo")
+                    },
+                    "loudness": -8.0 + t,
+                    "tempo": 100.0 + 10 * (a % 2),
+                }
+            )
+    return rows
+
+
+def _write_csv(path: Path, rows: list[dict]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def test_csv_dump_runs_the_whole_pipeline(make_settings, tmp_path):
+    rows = _dump_rows()
+    rows.append({**rows[0], "id": "bad0", "danceability": 3.0})  # out of range: quarantined
+    dump = _write_csv(tmp_path / "tracks.csv", rows)
+    settings = make_settings(source=f"file:{dump}")
+
+    result = run_pipeline(settings, dt=DT)
+
+    assert result.ok
+    with open_resources(settings) as res:
+        assert res.warehouse.count("artists") == 12
+        assert res.warehouse.count("audio_features") == 48
+        rejected = res.lake.read_quarantine("audio_features", DT).to_pylist()
+        assert [r["track_id"] for r in rejected] == ["bad0"]
+        assert "danceability" in rejected[0]["reason"]
+        related = res.warehouse.read("related_artists").to_pylist()
+        assert "dump" in res.lake.raw_endpoints(DT)
+    # artists of one genre are each other's nearest neighbours
+    first = {
+        r["related_artist_id"] for r in related if r["artist_id"] == "art000" and r["rank"] <= 5
+    }
+    assert first == {f"art{a:03d}" for a in (2, 4, 6, 8, 10)}
+
+
+def test_parquet_dump_with_a_column_mapping(tmp_path):
+    rows = [
+        {"tid": r["id"], "title": r["name"], "singer": r["artists"], "singer_id": r["artist_ids"]}
+        for r in _dump_rows(2, 2)
+    ]
+    path = tmp_path / "tracks.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path)
+
+    table = read_dump(
+        DumpSpec(
+            path,
+            {
+                "tid": "track_id",
+                "title": "track_name",
+                "singer": "artist_name",
+                "singer_id": "artist_id",
+            },
+        )
+    )
+
+    assert table.num_rows == 4
+    assert set(table.column_names) == {"track_id", "track_name", "artist_name", "artist_id"}
+
+
+def test_a_dump_without_ids_says_which_columns_to_map(tmp_path):
+    path = _write_csv(tmp_path / "x.csv", [{"title": "a", "singer": "b"}])
+    with pytest.raises(DumpError, match=r"track_id.*--map"):
+        read_dump(DumpSpec(path))

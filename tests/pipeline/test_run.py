@@ -1,0 +1,286 @@
+"""The whole flow on embedded defaults: results, idempotency, resume after SIGKILL, quarantine."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from tunelake.sources.catalog.generator import generate_catalog
+
+from tests.pipeline.conftest import CATALOG_ARTISTS, DT, snapshot
+from tunelake.observability import StepFailed
+from tunelake.pipeline.progress import read_progress
+from tunelake.pipeline.resources import open_resources
+from tunelake.pipeline.run import backfill, run_pipeline
+from tunelake.sources.raw import RawResponse
+from tunelake.storage.lake import open_lake
+
+
+def test_run_end_to_end(make_settings):
+    settings = make_settings()
+    result = run_pipeline(settings, dt=DT)
+
+    assert result.ok
+    assert [s["step"] for s in result.record["steps"]] == [
+        "discover",
+        "extract",
+        "validate",
+        "load",
+        "transform",
+        "publish",
+    ]
+    assert all(s["status"] == "ok" for s in result.record["steps"])
+    with open_resources(settings) as res:
+        artists = res.warehouse.read("artists")
+        # shared names are ambiguous and left out, never guessed
+        assert 0 < artists.num_rows <= CATALOG_ARTISTS
+        assert result.counts["artists"] == artists.num_rows
+        assert res.lake.read_partition("artists", DT).num_rows == artists.num_rows
+        related = res.warehouse.read("related_artists")
+        per_artist = Counter(related["artist_id"].to_pylist())
+        vectors = res.lake.read_partition("artist_vectors", DT)
+        assert set(per_artist) == set(vectors["artist_id"].to_pylist())
+        assert set(per_artist.values()) == {10}
+        assert all(
+            a != b
+            for a, b in zip(
+                related["artist_id"].to_pylist(),
+                related["related_artist_id"].to_pylist(),
+                strict=True,
+            )
+        )
+        some = artists["artist_id"][0].as_py()
+        doc = res.serving.get(some)
+        assert doc["name"] == artists["name"][0].as_py()
+        assert doc["related_artists"] and all(
+            "name" in r and "image_url" in r for r in doc["related_artists"]
+        )
+        assert res.serving.find_by_name(f"  {doc['name'].upper()} ")[0]["artist_id"] == some
+        runs = res.warehouse.runs(5)
+        assert runs[0]["status"] == "ok"
+    assert result.report is not None and result.report.is_file()
+    record = json.loads((settings.runs_dir / f"{result.record['run_id']}.json").read_text())
+    assert record["status"] == "ok"
+
+
+def test_same_dt_twice_gives_the_same_state(make_settings):
+    settings = make_settings()
+    run_pipeline(settings, dt=DT)
+    first = snapshot(settings)
+    second_run = run_pipeline(settings, dt=DT)
+    assert snapshot(settings) == first
+    # the second run resumed: nothing was fetched again
+    discover, extract = second_run.record["steps"][:2]
+    assert discover["details"]["queried_now"] == 0
+    assert extract["details"]["fetched_now"] == 0
+
+
+def _run_cli(home: Path, *extra: str) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "TUNELAKE_CATALOG_ARTISTS": str(CATALOG_ARTISTS),
+        "TUNELAKE_EXTRACT_CHUNK": "4",
+        "TUNELAKE_CATALOG_LATENCY_MS": "15",
+    }
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tunelake",
+            "run",
+            "--home",
+            str(home),
+            "--dt",
+            DT.isoformat(),
+            *extra,
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _wait_until(predicate, process: subprocess.Popen, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert process.poll() is None, (
+            f"the run ended before the kill point: {process.stderr.read()!r}"
+        )
+        assert time.monotonic() < deadline, "the kill point never came"
+        time.sleep(0.005)
+
+
+def _extract_under_way(home: Path) -> bool:
+    lake_root = home / "lake"
+    if not lake_root.exists():
+        return False
+    return bool(read_progress(open_lake(str(lake_root)), DT).extracted)
+
+
+def _load_started(home: Path) -> bool:
+    log = home / "logs" / "tunelake.jsonl"
+    if not log.exists():
+        return False
+    for line in log.read_text(encoding="utf-8").splitlines():
+        event = json.loads(line)
+        if event.get("event") == "step started" and event.get("step") == "load":
+            return True
+    return False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kill_point", ["extract", "load"])
+def test_sigkill_then_rerun_ends_like_a_clean_run(make_settings, tmp_path, kill_point):
+    clean = make_settings("clean", catalog_latency_ms=0)
+    run_pipeline(clean, dt=DT)
+
+    home = tmp_path / "killed"
+    process = _run_cli(home)
+    point = _extract_under_way if kill_point == "extract" else _load_started
+    _wait_until(lambda: point(home), process)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL
+
+    rerun = _run_cli(home)
+    _, stderr = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, stderr.decode()
+    assert snapshot(make_settings("killed")) == snapshot(clean)
+
+
+def _land_bad_records(settings, known_artist: str, known_track: str) -> None:
+    """Raw responses as an API might send them: out-of-range and dangling values."""
+    lake = open_lake(settings.resolved_lake_url)
+    fetched = "2026-11-26T00:00:00+00:00"
+    features = {
+        "audio_features": [
+            {
+                "id": known_track,
+                "danceability": 1.7,
+                "energy": 0.5,
+                "key": 5,
+                "loudness": -6.0,
+                "mode": 1,
+                "speechiness": 0.1,
+                "acousticness": 0.2,
+                "instrumentalness": 0,
+                "liveness": 0.1,
+                "valence": 0.4,
+                "tempo": 120.0,
+                "time_signature": 4,
+                "duration_ms": 200000,
+                "type": "audio_features",
+            },
+            {
+                "id": "0000000000000000000000",
+                "danceability": 0.5,
+                "energy": 0.5,
+                "key": 5,
+                "loudness": -6.0,
+                "mode": 1,
+                "speechiness": 0.1,
+                "acousticness": 0.2,
+                "instrumentalness": 0.0,
+                "liveness": 0.1,
+                "valence": 0.4,
+                "tempo": 120.0,
+                "time_signature": 4,
+                "duration_ms": 200000,
+                "type": "audio_features",
+            },
+        ]
+    }
+    lake.write_raw(
+        "audio_features",
+        DT,
+        [
+            RawResponse(
+                "audio_features",
+                f"/v1/audio-features?ids={known_track},0000000000000000000000",
+                200,
+                fetched,
+                features,
+            ).to_record()
+        ],
+    )
+
+
+def test_bad_records_are_quarantined_with_reasons(make_settings):
+    settings = make_settings()
+    run_pipeline(settings, dt=DT)
+    with open_resources(settings) as res:
+        top = res.warehouse.read("top_tracks")
+    artist, track = top["artist_id"][0].as_py(), top["track_id"][0].as_py()
+    _land_bad_records(settings, artist, track)
+
+    result = run_pipeline(settings, dt=DT)
+
+    assert result.ok
+    with open_resources(settings) as res:
+        rejected = res.lake.read_quarantine("audio_features", DT).to_pylist()
+        kept = res.warehouse.read("audio_features", {"track_id": track}).to_pylist()
+    reasons = {r["track_id"]: r["reason"] for r in rejected}
+    assert "danceability" in reasons[track] or "duplicate" in reasons[track]
+    assert "0000000000000000000000" in reasons
+    assert "track_id" in reasons["0000000000000000000000"]
+    # the good copy of the track's features is kept; the dangling one never reaches the warehouse
+    assert len(kept) == 1
+    assert result.counts["quarantined"] >= 2
+
+
+def test_too_many_rejects_fail_the_run_and_say_which_step(make_settings):
+    settings = make_settings(max_reject_fraction=0.0)
+    run_pipeline(settings, dt=DT)
+    with open_resources(settings) as res:
+        top = res.warehouse.read("top_tracks")
+    _land_bad_records(settings, top["artist_id"][0].as_py(), top["track_id"][0].as_py())
+
+    with pytest.raises(StepFailed) as failure:
+        run_pipeline(settings, dt=DT)
+
+    assert failure.value.step == "validate"
+    with open_resources(settings) as res:
+        latest = res.warehouse.runs(10)
+    failed = [r for r in latest if r["status"] == "failed"]
+    assert {r["step"] for r in failed} >= {"run", "validate"}
+
+
+def test_similarity_ranks_same_genre_artists_first(make_settings):
+    settings = make_settings(catalog_artists=300)
+    run_pipeline(settings, dt=DT)
+    catalog = generate_catalog(settings.catalog_seed, 300)
+    with open_resources(settings) as res:
+        related = res.warehouse.read("related_artists").to_pylist()
+    same = [
+        catalog.genre_of(r["artist_id"]) == catalog.genre_of(r["related_artist_id"])
+        for r in related
+    ]
+    genres = Counter(catalog.genre_of(a) for a in {r["artist_id"] for r in related})
+    chance = sum((n / sum(genres.values())) ** 2 for n in genres.values())
+    assert sum(same) / len(same) > max(0.8, 3 * chance)
+
+
+def test_backfill_rederives_from_raw_without_the_api(make_settings):
+    settings = make_settings()
+    run_pipeline(settings, dt=DT)
+    before = snapshot(settings)
+    offline = make_settings(source="spotify")  # no credentials: any API call would fail
+
+    results = backfill(offline, start=DT - timedelta(days=2), end=DT)
+
+    assert [r.record["dt"] for r in results] == [DT.isoformat()]
+    assert all(r.ok for r in results)
+    assert snapshot(settings) == before
+
+
+def test_backfill_range_without_raw_data_does_nothing(make_settings):
+    settings = make_settings()
+    assert backfill(settings, start=date(2020, 1, 1), end=date(2020, 1, 3)) == []

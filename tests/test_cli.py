@@ -1,0 +1,111 @@
+"""The tunelake command, as a user calls it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from tunelake.cli import app
+
+DT = "2026-11-26"
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TUNELAKE_CATALOG_ARTISTS", "40")
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def ran(home):
+    result = CliRunner().invoke(app, ["run", "--home", str(home), "--dt", DT])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def test_run_prints_a_summary_with_every_step_and_output(ran, home):
+    for word in (
+        "discover",
+        "extract",
+        "validate",
+        "load",
+        "transform",
+        "publish",
+        "warehouse",
+        "lake",
+        "report",
+    ):
+        assert word in ran.output
+    assert (home / "warehouse.db").is_file()
+    assert list((home / "reports").glob("*.html"))
+    assert (home / "logs" / "tunelake.jsonl").is_file()
+
+
+def test_sql_formats(ran, home):
+    query = "SELECT dt, COUNT(*) AS n FROM artists GROUP BY dt"
+    as_json = CliRunner().invoke(app, ["sql", query, "--home", str(home), "--format", "json"])
+    assert as_json.exit_code == 0, as_json.output
+    rows = json.loads(as_json.stdout)
+    assert rows[0]["dt"] == DT and rows[0]["n"] > 0
+    as_csv = CliRunner().invoke(app, ["sql", query, "--home", str(home), "--format", "csv"])
+    assert next(iter(csv.DictReader(io.StringIO(as_csv.stdout))))["n"] == str(rows[0]["n"])
+
+
+def test_sql_from_a_file_and_a_clear_error(ran, home, tmp_path):
+    path = tmp_path / "q.sql"
+    path.write_text("SELECT COUNT(*) AS n FROM related_artists", encoding="utf-8")
+    ok = CliRunner().invoke(
+        app, ["sql", "--file", str(path), "--home", str(home), "--format", "json"]
+    )
+    assert json.loads(ok.stdout)[0]["n"] > 0
+    bad = CliRunner().invoke(app, ["sql", "SELEC nonsense", "--home", str(home)])
+    assert bad.exit_code == 1
+    assert "error:" in bad.output and "Traceback" not in bad.output
+
+
+def test_similar_runs_and_ingest(ran, home):
+    name = json.loads(
+        CliRunner()
+        .invoke(
+            app,
+            [
+                "sql",
+                "SELECT name FROM artists ORDER BY artist_id LIMIT 1",
+                "--home",
+                str(home),
+                "--format",
+                "json",
+            ],
+        )
+        .stdout
+    )[0]["name"]
+    similar = CliRunner().invoke(app, ["similar", name.lower(), "--home", str(home)])
+    assert similar.exit_code == 0, similar.output
+    assert "like" in similar.output
+    runs = CliRunner().invoke(app, ["runs", "--home", str(home)])
+    assert runs.exit_code == 0 and "ok" in runs.output
+    missing = CliRunner().invoke(app, ["similar", "No Such Artist Anywhere", "--home", str(home)])
+    assert missing.exit_code == 1 and "tunelake ingest" in missing.output
+
+
+def test_a_failed_run_exits_nonzero_with_one_line(home, tmp_path):
+    result = CliRunner().invoke(
+        app, ["run", "--home", str(home), "--source", f"file:{tmp_path}/none.csv"]
+    )
+    assert result.exit_code == 1
+    assert result.output.strip().count("\n") == 0
+    assert "does not exist" in result.output
+
+
+def test_bad_dt_and_unknown_profile(home):
+    assert (
+        "YYYY-MM-DD"
+        in CliRunner().invoke(app, ["run", "--home", str(home), "--dt", "26/11"]).output
+    )
+    unknown = CliRunner().invoke(app, ["runs", "--home", str(home), "--profile", "nope"])
+    assert unknown.exit_code == 1 and "profile 'nope' is not defined" in unknown.output
