@@ -72,7 +72,7 @@ _USER_ERRORS = (ConfigError, DumpError, SeedsError, ValueError, OSError)
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
