@@ -39,6 +39,11 @@ catalog_app = typer.Typer(
     help="The built-in offline Spotify-compatible catalog server.", no_args_is_help=True
 )
 app.add_typer(catalog_app, name="catalog")
+services_app = typer.Typer(
+    help="Local servers the machine does not start itself (SeaweedFS for S3, dynalite for DynamoDB).",
+    no_args_is_help=True,
+)
+app.add_typer(services_app, name="services")
 
 out = Console()
 err = Console(stderr=True)
@@ -400,3 +405,65 @@ def catalog_serve(
         )
 
     serve(options, host=host, port=port, on_ready=ready)
+
+
+def _services_table(states: list[Any]) -> None:
+    table = Table(title="services")
+    for column in ("service", "endpoint", "pid", "detail"):
+        table.add_column(column)
+    for state in states:
+        table.add_row(state.name, state.endpoint or "-", str(state.pid or "-"), state.detail)
+    out.print(table)
+
+
+@services_app.command("up")
+def services_up_cmd(
+    home: Home = None,
+    profile: ProfileOpt = None,
+    s3_port: Annotated[int, typer.Option(help="SeaweedFS S3 port")] = 8333,
+    dynamodb_port: Annotated[int, typer.Option(help="dynalite port")] = 8000,
+) -> None:
+    """Start SeaweedFS and dynalite on loopback, data under the data directory."""
+    from tunelake.localservices import services_up
+
+    settings = _settings(home, profile)
+    with _errors():
+        _services_table(services_up(settings.home, s3_port=s3_port, dynamodb_port=dynamodb_port))
+
+
+@services_app.command("down")
+def services_down_cmd(home: Home = None, profile: ProfileOpt = None) -> None:
+    """Stop what `tunelake services up` started."""
+    from tunelake.localservices import services_down
+
+    settings = _settings(home, profile)
+    with _errors():
+        _services_table(services_down(settings.home))
+
+
+@services_app.command("status")
+def services_status_cmd(home: Home = None, profile: ProfileOpt = None) -> None:
+    """Which of the local servers are running, and where."""
+    from tunelake.localservices import services_status
+
+    settings = _settings(home, profile)
+    with _errors():
+        _services_table(services_status(settings.home))
+
+
+@app.command()
+def doctor(home: Home = None, profile: ProfileOpt = None) -> None:
+    """Check every backend of the active profile: what is reachable, what is not, and the fix."""
+    from tunelake.doctor import diagnose
+
+    settings = _settings(home, profile)
+    checks = diagnose(settings)
+    table = Table(title=f"profile {settings.profile}")
+    for column in ("role", "target", "state", "detail", "fix"):
+        table.add_column(column, overflow="fold")
+    for c in checks:
+        state = "[green]ok[/]" if c.ok else "[red]unreachable[/]"
+        table.add_row(c.role, c.target, state, c.detail, c.fix)
+    out.print(table)
+    if not all(c.ok for c in checks):
+        raise typer.Exit(1)

@@ -1,8 +1,9 @@
 """Settings and profiles.
 
 Precedence, highest first: explicit overrides (CLI flags), the environment (`TUNELAKE_*`), the
-secrets file (`TUNELAKE_SECRETS_FILE`, dotenv format), the active profile of `tunelake.toml`,
-then the embedded defaults. Secrets are `SecretStr`: they never show in a repr or a log.
+secrets file (dotenv format: `TUNELAKE_SECRETS_FILE`, else `<home>/secrets.env` if present —
+`tunelake services up` writes its S3 credentials there), the active profile of
+`tunelake.toml`, then the embedded defaults. Secrets are `SecretStr`: they never show in a repr or a log.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ CONFIG_FILE_ENV = "TUNELAKE_CONFIG"
 PROFILE_ENV = "TUNELAKE_PROFILE"
 SECRETS_FILE_ENV = "TUNELAKE_SECRETS_FILE"
 DEFAULT_CONFIG_FILE = "tunelake.toml"
+DEFAULT_SECRETS_FILE = "secrets.env"
 
 
 class ConfigError(ValueError):
@@ -189,6 +191,10 @@ def load_settings(**overrides: Any) -> Settings:
     secrets = os.environ.get(SECRETS_FILE_ENV)
     if secrets and not Path(secrets).is_file():
         raise ConfigError(f"{SECRETS_FILE_ENV}={secrets} does not name a file")
+    if not secrets:
+        home = Path(given.get("home") or os.environ.get("TUNELAKE_HOME") or Settings.model_fields["home"].default)
+        default = home / DEFAULT_SECRETS_FILE
+        secrets = str(default) if default.is_file() else None
     try:
         return Settings(_env_file=secrets, **given)  # type: ignore[call-arg]
     except ValueError as exc:
