@@ -78,7 +78,9 @@ def extract(
     """Fetch the artists not yet extracted for dt, landing raw responses chunk by chunk."""
     state = read_progress(res.lake, dt)
     todo = [a for a in artist_ids if a not in state.extracted]
-    known_tracks = {f.track_id for f in derive(res.lake, dt, artist_ids).audio_features}
+    known_tracks = (
+        {f.track_id for f in derive(res.lake, dt, artist_ids).audio_features} if todo else set()
+    )
     landed = 0
     size = res.settings.extract_chunk
     for start in range(0, len(todo), size):

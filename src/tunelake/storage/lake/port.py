@@ -13,10 +13,27 @@ from datetime import date
 from typing import Any, Protocol
 
 import pyarrow as pa
+from fsspec import AbstractFileSystem
+
+
+class LakeError(Exception):
+    """The lake cannot do what was asked (bad name, table or layout); the message says why."""
+
+
+class LakeUnavailable(LakeError):
+    """The lake's storage cannot be reached (S3 endpoint down, bucket missing, access denied)."""
 
 
 class Lake(Protocol):
     url: str
+    """The lake's root URL (a local path or s3://bucket/prefix); holds no secret."""
+
+    @property
+    def filesystem(self) -> AbstractFileSystem:
+        """The fsspec filesystem the URLs of files() open in (SQL engines register it)."""
+
+    def datasets(self) -> list[str]:
+        """Names of the datasets that have at least one committed partition, sorted."""
 
     def write_partition(self, dataset: str, dt: date, table: pa.Table) -> list[str]:
         """Atomically replace partition dt of dataset; returns the new files' URLs."""
@@ -44,6 +61,13 @@ class Lake(Protocol):
 
     def quarantine(self, dataset: str, dt: date, rows: pa.Table) -> str | None:
         """Write rejected rows (with a `reason` column) to _quarantine/<dataset>/dt=…;
-        replaces that partition's quarantine atomically; None if rows is empty."""
+        replaces that partition's quarantine atomically; with no rows, removes it and
+        returns None."""
 
     def read_quarantine(self, dataset: str, dt: date) -> pa.Table | None: ...
+
+    def quarantined(self) -> list[str]:
+        """Datasets with at least one quarantine partition, sorted."""
+
+    def quarantine_files(self, dataset: str) -> dict[date, list[str]]:
+        """The current files of each quarantine partition of dataset."""

@@ -8,15 +8,35 @@ from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
 
+class ServingError(Exception):
+    """The serving store cannot do what was asked; the message says why and what to do."""
+
+
+class ServingUnavailable(ServingError):
+    """The backend cannot be reached (or opened). Names the store by its safe URL."""
+
+    def __init__(self, url: str, reason: str, fix: str) -> None:
+        super().__init__(f"serving store {url} is unavailable ({reason}); {fix}")
+        self.url = url
+
+
+class InvalidDocument(ServingError, ValueError):
+    """A document the store cannot hold: no artist_id or name, or not JSON-serialisable."""
+
+
 class ServingStore(Protocol):
     url: str
+    """The store's URL with any password masked (safe to print)."""
 
     def put_many(self, documents: Iterable[dict[str, Any]]) -> int:
-        """Upsert documents (each has artist_id and name); returns how many were written."""
+        """Upsert documents (each has a non-empty string artist_id and name), stored exactly
+        as given; when an artist_id repeats, the last document wins. Returns how many were
+        written. Raises InvalidDocument before writing a batch holding a bad document."""
 
     def get(self, artist_id: str) -> dict[str, Any] | None: ...
 
-    def get_many(self, artist_ids: Sequence[str]) -> dict[str, dict[str, Any]]: ...
+    def get_many(self, artist_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The documents found, by artist_id; missing ids are absent."""
 
     def find_by_name(self, name: str) -> list[dict[str, Any]]:
         """Documents whose normalised name equals the normalised query (several artists may

@@ -1,0 +1,17 @@
+"""The warehouse: relational current state on SQLite, MariaDB/MySQL or PostgreSQL.
+
+`open_warehouse(url)` gives the adapter for a SQLAlchemy URL; `migrate()` it before use.
+"""
+
+from __future__ import annotations
+
+from tunelake.storage.warehouse.port import Warehouse, WarehouseUnavailable
+from tunelake.storage.warehouse.sql import SqlWarehouse
+
+__all__ = ["SqlWarehouse", "Warehouse", "WarehouseUnavailable", "open_warehouse"]
+
+
+def open_warehouse(url: str) -> SqlWarehouse:
+    """The warehouse at `url` (sqlite:///…, mysql+pymysql://…, postgresql+psycopg://…; a URL
+    without a driver gets that one). Nothing connects until first use."""
+    return SqlWarehouse(url)

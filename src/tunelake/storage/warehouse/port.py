@@ -3,6 +3,8 @@
 Tables (see DESIGN.md, "Data model"): artists, artist_genres, tracks, top_tracks,
 audio_features, related_artists, ingest_requests, pipeline_runs.
 Rows come and go as `pyarrow.Table`s whose columns are the table's columns.
+Bad input (unknown table or column, a missing key, a value the column cannot hold) raises
+ValueError with a message naming the table and column.
 """
 
 from __future__ import annotations
@@ -13,6 +15,15 @@ from typing import Any, Protocol
 import pyarrow as pa
 
 
+class WarehouseUnavailable(RuntimeError):
+    """The warehouse database cannot be reached. The message names the URL, password masked,
+    and the cause."""
+
+    def __init__(self, url: str, cause: str):
+        super().__init__(f"warehouse {url} is unavailable: {cause}")
+        self.url = url
+
+
 class Warehouse(Protocol):
     url: str
     """The SQLAlchemy URL, with any password masked (safe to print)."""
@@ -21,7 +32,10 @@ class Warehouse(Protocol):
         """Create or upgrade every table to the newest schema version (idempotent)."""
 
     def upsert(self, table: str, rows: pa.Table) -> int:
-        """Insert rows, updating those whose primary key exists. Bulk, one transaction."""
+        """Insert rows, updating those whose primary key exists. Bulk, one transaction.
+        Columns left out keep their stored values; if a key appears twice, the last row wins.
+        For artists, a `genres` list column also replaces those artists' artist_genres rows
+        (a null list means unknown: their genres are kept). Returns the rows written."""
 
     def replace_children(self, table: str, parent: str, rows: pa.Table) -> int:
         """For every distinct value of column `parent` in rows, delete that parent's
@@ -29,7 +43,8 @@ class Warehouse(Protocol):
         top tracks or neighbour set)."""
 
     def read(self, table: str, where: dict[str, Any] | None = None) -> pa.Table:
-        """Rows of a table, filtered by column equality."""
+        """Rows of a table in primary-key order, filtered by column equality (a None value
+        matches NULL). Unknown keys give an empty table with the table's schema."""
 
     def count(self, table: str) -> int: ...
 
@@ -37,17 +52,22 @@ class Warehouse(Protocol):
         """Queue ingest requests (artist names or ids); a query already pending is not
         queued twice. Returns how many were added."""
 
-    def pending_ingest_requests(self) -> list[dict[str, Any]]: ...
+    def pending_ingest_requests(self) -> list[dict[str, Any]]:
+        """Pending requests, oldest first: dicts of request_id, query, source, status,
+        artist_id, detail, created_at, updated_at."""
 
     def resolve_ingest_request(
         self, request_id: int, status: str, artist_id: str | None, detail: str | None
     ) -> None:
-        """status: done, ambiguous, not_found or failed."""
+        """status: done, ambiguous, not_found or failed. Raises LookupError for an unknown
+        request_id. A resolved query may be queued again."""
 
     def record_run(self, record: dict[str, Any]) -> None:
-        """Upsert one pipeline_runs row (keyed by run_id and step)."""
+        """Upsert one pipeline_runs row (keyed by run_id and step; status required). Fields
+        left out keep their stored values; datetimes are stored as UTC; details is JSON text or
+        a JSON-serialisable value."""
 
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
-        """Recent run records, newest first."""
+        """Recent run records, newest start first; details parsed from JSON."""
 
     def close(self) -> None: ...

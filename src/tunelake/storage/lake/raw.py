@@ -1,0 +1,53 @@
+"""The raw zone: API responses as landed, `raw/<endpoint>/dt=YYYY-MM-DD/<id>.jsonl.gz`.
+
+Each write is one new gzip JSON-lines file whose name sorts by landing time; it appears whole
+or not at all (see `Store.writer`). Nothing is ever rewritten, so a reader needs no manifest.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+from collections.abc import Iterable, Iterator
+from datetime import date
+from typing import Any
+
+import pydantic_core
+
+from tunelake.storage.lake.ids import ID_PATTERN, new_id
+from tunelake.storage.lake.store import Store
+
+SUFFIX = ".jsonl.gz"
+_RAW_FILE = re.compile(rf"^{ID_PATTERN}{re.escape(SUFFIX)}$")
+
+
+class RawZone:
+    def __init__(self, store: Store, base: str) -> None:
+        self.store = store
+        self.base = base
+
+    def folder(self, endpoint: str, dt: date) -> str:
+        return f"{self.base}/{endpoint}/dt={dt.isoformat()}"
+
+    def write(self, endpoint: str, dt: date, records: Iterable[dict[str, Any]]) -> str:
+        path = f"{self.folder(endpoint, dt)}/{new_id()}{SUFFIX}"
+        with self.store.writer(path) as f, gzip.GzipFile(fileobj=f, mode="wb") as gz:
+            for record in records:
+                # pydantic's encoder also takes the datetimes and models a response may hold.
+                gz.write(pydantic_core.to_json(record) + b"\n")
+        return self.store.url_of(path)
+
+    def read(self, endpoint: str, dt: date) -> Iterator[dict[str, Any]]:
+        for path in self._files(endpoint, dt):
+            with self.store.fs.open(path, "rb") as f, gzip.open(f, "rt", encoding="utf-8") as lines:
+                for line in lines:
+                    yield json.loads(line)
+
+    def endpoints(self, dt: date) -> list[str]:
+        return [name for name in self.store.names(self.base) if self._files(name, dt)]
+
+    def _files(self, endpoint: str, dt: date) -> list[str]:
+        folder = self.folder(endpoint, dt)
+        # Temp files of writes in progress (or crashed) do not match.
+        return [f"{folder}/{n}" for n in self.store.names(folder) if _RAW_FILE.match(n)]

@@ -1,0 +1,136 @@
+"""Where the lake's bytes live: one fsspec filesystem (a local folder or S3) and a root in it.
+
+The two differ only in how a file appears whole: locally it is written under a temp name and
+renamed (`os.replace`); on S3 an object appears whole when its upload completes (one PUT, or
+the completion of a multipart upload), so it is written in place and discarded on error.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import IO, cast
+
+import pyarrow.fs as pafs
+from fsspec import AbstractFileSystem
+from fsspec.implementations.local import LocalFileSystem
+
+from tunelake.config import Settings, load_settings
+from tunelake.storage.lake.ids import new_id
+from tunelake.storage.lake.port import LakeError
+
+TEMP_PREFIX = ".tmp-"
+S3_SCHEME = "s3://"
+
+
+@dataclass(frozen=True)
+class Store:
+    fs: AbstractFileSystem
+    root: str
+    """The lake root as a path in `fs` (no scheme)."""
+    url: str
+    """The lake root as users and SQL engines name it (a local path or s3://bucket/prefix)."""
+
+    def __repr__(self) -> str:  # the filesystem holds credentials: show only where
+        return f"Store({self.url!r})"
+
+    @property
+    def is_local(self) -> bool:
+        return isinstance(self.fs, LocalFileSystem)
+
+    @cached_property
+    def arrow_fs(self) -> pafs.FileSystem:
+        """The filesystem for pyarrow readers: pyarrow's own locally (no Python in the read
+        path), the fsspec one wrapped for S3."""
+        if self.is_local:
+            return pafs.LocalFileSystem()
+        return pafs.PyFileSystem(pafs.FSSpecHandler(self.fs))
+
+    def join(self, *parts: str) -> str:
+        return "/".join((self.root, *parts))
+
+    def url_of(self, path: str) -> str:
+        return path if self.is_local else S3_SCHEME + path
+
+    @contextmanager
+    def writer(self, path: str) -> Iterator[IO[bytes]]:
+        """A file that appears at path whole when the block ends, and not at all on error."""
+        if self.is_local:
+            target = Path(path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temp = target.with_name(f"{TEMP_PREFIX}{new_id()}-{target.name}")
+            try:
+                with temp.open("wb") as f:
+                    yield f
+                os.replace(temp, target)
+            finally:
+                temp.unlink(missing_ok=True)
+            return
+        f = self.fs.open(path, "wb")
+        try:
+            yield cast(IO[bytes], f)
+        except BaseException:
+            f.discard()
+            raise
+        f.close()
+
+    def put(self, path: str, data: bytes) -> None:
+        with self.writer(path) as f:
+            f.write(data)
+
+    def read_bytes(self, path: str) -> bytes | None:
+        try:
+            return cast(bytes, self.fs.cat_file(path))
+        except FileNotFoundError:
+            return None
+
+    def names(self, directory: str) -> list[str]:
+        """Base names of directory's entries, sorted; [] if it does not exist."""
+        try:
+            entries = self.fs.ls(directory, detail=False)
+        except FileNotFoundError:
+            return []
+        return sorted(str(e).rstrip("/").rsplit("/", 1)[-1] for e in entries)
+
+    def find(self, folder: str) -> list[str]:
+        """Every file under folder, at any depth ([] if there is none). On S3 that is one
+        listing request per 1000 files, where a glob would list folder by folder."""
+        return sorted(str(p) for p in self.fs.find(folder))
+
+    def remove(self, paths: list[str]) -> None:
+        """Delete files and folders (recursively); already gone is fine."""
+        for path in paths:
+            with suppress(FileNotFoundError):
+                self.fs.rm(path, recursive=True)
+            if not self.is_local:
+                # SeaweedFS keeps listing an emptied folder until its `folder/` key is
+                # deleted too; on AWS that key does not exist and the delete is a no-op.
+                bucket, key, _ = self.fs.split_path(path)
+                self.fs.call_s3("delete_object", Bucket=bucket, Key=f"{key}/")
+
+
+def connect(url: str, settings: Settings | None = None) -> Store:
+    """The store for a lake URL: a local path (or file://) or s3://bucket[/prefix]."""
+    if url.startswith(S3_SCHEME):
+        _check_root(url)
+        from tunelake.storage.lake.s3 import s3_store  # the s3 extra: only an S3 lake needs it
+
+        return s3_store(url, settings or load_settings())
+    if "://" in url and not url.startswith("file://"):
+        raise LakeError(f"unsupported lake URL {url!r}: use a local folder or s3://bucket/prefix")
+    root = Path(url.removeprefix("file://")).expanduser().resolve().as_posix()
+    _check_root(root)
+    Path(root).mkdir(parents=True, exist_ok=True)
+    return Store(LocalFileSystem(), root, root)
+
+
+def _check_root(url: str) -> None:
+    if "=" in url:
+        raise LakeError(
+            f"lake root {url!r} has '=' in it: SQL engines would read a folder name with '=' "
+            "as a Hive partition column; choose a root without '='"
+        )

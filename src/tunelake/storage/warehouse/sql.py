@@ -1,0 +1,280 @@
+"""The warehouse on SQLAlchemy Core: SQLite, MariaDB/MySQL (PyMySQL), PostgreSQL (psycopg 3)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from types import TracebackType
+from typing import Any, TypeVar, cast
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import sqlalchemy as sa
+from tenacity import Retrying, retry_if_exception, stop_after_attempt
+
+from tunelake.storage.warehouse.engine import create_warehouse_engine, masked, parse_url
+from tunelake.storage.warehouse.loaders import loader_for
+from tunelake.storage.warehouse.migrations import upgrade
+from tunelake.storage.warehouse.port import WarehouseUnavailable
+from tunelake.storage.warehouse.rows import genre_rows, prepare, to_arrow, to_db_value
+from tunelake.storage.warehouse.schema import (
+    BULK_TABLES,
+    INGEST_STATUSES,
+    artist_genres,
+    ingest_requests,
+    metadata,
+    pipeline_runs,
+)
+from tunelake.storage.warehouse.statements import upsert_statement, utcnow
+
+T = TypeVar("T")
+
+#: Deadlock errors: PostgreSQL's SQLSTATE, MySQL's error number. The loser's transaction is
+#: rolled back whole, so it can simply run again.
+_DEADLOCK_SQLSTATES = {"40P01"}
+_DEADLOCK_MYSQL_ERRORS = {1213}
+_DELETE_CHUNK = 1000
+"""Parents per DELETE … IN (…): far under every backend's bound-parameter limit."""
+
+
+class SqlWarehouse:
+    """The `Warehouse` port for any URL `engine.parse_url` accepts."""
+
+    def __init__(self, url: str):
+        parsed = parse_url(url)
+        self.url = masked(parsed)
+        self._password = parsed.password
+        self._engine = create_warehouse_engine(parsed)
+        self._loader = loader_for(self._engine.dialect.name)
+
+    def __repr__(self) -> str:
+        return f"SqlWarehouse({self.url!r})"
+
+    def __enter__(self) -> SqlWarehouse:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # schema ------------------------------------------------------------------------------
+    def migrate(self, revision: str = "head") -> None:
+        """Upgrade to `revision` (default: the newest); an up-to-date warehouse is untouched."""
+        with self._begin() as conn:
+            upgrade(conn, revision)
+
+    # bulk writes -------------------------------------------------------------------------
+    def upsert(self, table: str, rows: pa.Table) -> int:
+        target = _bulk_table(table)
+        genres: tuple[pa.Array, pa.Table] | None = None
+        if target.name == "artists" and "genres" in rows.column_names:
+            rows = prepare(target, rows, carry=["genres"])
+            artists, children = genre_rows(rows)
+            genres = (artists, prepare(artist_genres, children))
+            rows = rows.drop_columns(["genres"])
+        else:
+            rows = prepare(target, rows)
+
+        def work(conn: sa.Connection) -> None:
+            self._loader.write(conn, target, rows)
+            if genres is not None:
+                self._replace(conn, artist_genres, "artist_id", *genres)
+
+        self._transact(work)
+        return rows.num_rows
+
+    def replace_children(self, table: str, parent: str, rows: pa.Table) -> int:
+        target = _bulk_table(table)
+        if parent not in target.c:
+            raise ValueError(f"{table} has no column {parent!r} to group children by")
+        rows = prepare(target, rows)
+        if parent not in rows.column_names:
+            raise ValueError(f"{table}: rows lack the parent column {parent!r}")
+        parents = pc.unique(rows.column(parent))
+        self._transact(lambda conn: self._replace(conn, target, parent, parents, rows))
+        return rows.num_rows
+
+    def _replace(
+        self, conn: sa.Connection, table: sa.Table, parent: str, parents: pa.Array, rows: pa.Table
+    ) -> None:
+        """Delete the children of `parents`, then write `rows`, inside the caller's transaction."""
+        self._loader.lock_for_replace(conn, table)
+        listed = parents.to_pylist()
+        column = table.c[parent]
+        for start in range(0, len(listed), _DELETE_CHUNK):
+            conn.execute(sa.delete(table).where(column.in_(listed[start : start + _DELETE_CHUNK])))
+        self._loader.write(conn, table, rows)
+
+    # reads -------------------------------------------------------------------------------
+    def read(self, table: str, where: dict[str, Any] | None = None) -> pa.Table:
+        """Rows in primary-key order; a None in `where` matches NULL."""
+        target = _table(table)
+        stmt = sa.select(target).order_by(*target.primary_key.columns)
+        for name, value in (where or {}).items():
+            if name not in target.c:
+                raise ValueError(
+                    f"{table} has no column {name!r}; columns are {list(target.c.keys())}"
+                )
+            column = target.c[name]
+            stmt = stmt.where(
+                column.is_(None) if value is None else column == to_db_value(column, value)
+            )
+        with self._begin() as conn:
+            return to_arrow(target, conn.execute(stmt))
+
+    def count(self, table: str) -> int:
+        target = _table(table)
+        with self._begin() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(target)).scalar_one())
+
+    # ingest requests ---------------------------------------------------------------------
+    def add_ingest_requests(self, queries: Sequence[str], source: str) -> int:
+        if isinstance(queries, str):
+            raise ValueError("queries must be a list of names or ids, not one string")
+        wanted = list(dict.fromkeys(q.strip() for q in queries))
+        if "" in wanted:
+            raise ValueError("an ingest request needs a non-empty artist name or id")
+        if not source.strip():
+            raise ValueError("an ingest request needs a source (who asked)")
+        t = ingest_requests
+        limit = cast(sa.String, t.c.query.type).length or 0
+        too_long = [q for q in wanted if len(q) > limit]
+        if too_long:
+            raise ValueError(f"ingest request queries over {limit} characters: {too_long[:3]}")
+
+        def work(conn: sa.Connection) -> int:
+            pending = set(conn.scalars(sa.select(t.c.query).where(t.c.status == "pending")))
+            new = [q for q in wanted if q not in pending]
+            if new:
+                stmt = sa.insert(t).values(
+                    status="pending", created_at=utcnow(), updated_at=utcnow()
+                )
+                conn.execute(stmt, [{"query": q, "source": source} for q in new])
+            return len(new)
+
+        return self._transact(work)
+
+    def pending_ingest_requests(self) -> list[dict[str, Any]]:
+        """Pending requests, oldest first, each a dict of the ingest_requests columns."""
+        return self.read("ingest_requests", {"status": "pending"}).to_pylist()
+
+    def resolve_ingest_request(
+        self, request_id: int, status: str, artist_id: str | None, detail: str | None
+    ) -> None:
+        outcomes = [s for s in INGEST_STATUSES if s != "pending"]
+        if status not in outcomes:
+            raise ValueError(f"ingest request status must be one of {outcomes}, not {status!r}")
+        t = ingest_requests
+        stmt = (
+            sa.update(t)
+            .where(t.c.request_id == request_id)
+            .values(status=status, artist_id=artist_id, detail=detail, updated_at=utcnow())
+        )
+        if not self._transact(lambda conn: conn.execute(stmt).rowcount):
+            raise LookupError(f"no ingest request {request_id}")
+
+    # run records -------------------------------------------------------------------------
+    def record_run(self, record: dict[str, Any]) -> None:
+        row = _run_row(record)
+        stmt = upsert_statement(self._engine.dialect.name, pipeline_runs, list(row))
+        self._transact(lambda conn: conn.execute(stmt, row))
+
+    def runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        """Run records, newest start first (records without a start last); `details` parsed."""
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, not {limit}")
+        t = pipeline_runs
+        stmt = (
+            sa.select(t)
+            .order_by(t.c.started_at.is_(None), t.c.started_at.desc(), t.c.run_id.desc(), t.c.step)
+            .limit(limit)
+        )
+        with self._begin() as conn:
+            records = to_arrow(t, conn.execute(stmt)).to_pylist()
+        for r in records:
+            r["details"] = None if r["details"] is None else json.loads(r["details"])
+        return records
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # plumbing ----------------------------------------------------------------------------
+    @contextmanager
+    def _begin(self) -> Iterator[sa.Connection]:
+        try:
+            conn = self._engine.connect()
+        except sa.exc.DBAPIError as exc:
+            cause = str(exc.orig).strip()
+            if self._password:
+                cause = cause.replace(self._password, "***")
+            raise WarehouseUnavailable(self.url, cause) from None
+        with conn, conn.begin():
+            yield conn
+
+    def _transact(self, work: Callable[[sa.Connection], T]) -> T:
+        """`work` in one transaction, run once more if the database chose it as a deadlock
+        victim (two writers upserting overlapping keys on MySQL can be)."""
+        retrying = Retrying(
+            retry=retry_if_exception(_is_deadlock), stop=stop_after_attempt(2), reraise=True
+        )
+        return retrying(self._once, work)
+
+    def _once(self, work: Callable[[sa.Connection], T]) -> T:
+        with self._begin() as conn:
+            return work(conn)
+
+
+def _table(name: str) -> sa.Table:
+    table = metadata.tables.get(name)
+    if table is None:
+        raise ValueError(f"no warehouse table {name!r}; tables are {sorted(metadata.tables)}")
+    return table
+
+
+def _bulk_table(name: str) -> sa.Table:
+    table = BULK_TABLES.get(name)
+    if table is None:
+        raise ValueError(
+            f"{name!r} is not a table for bulk writes; these are {sorted(BULK_TABLES)} "
+            "(ingest requests and run records have their own methods)"
+        )
+    return table
+
+
+def _is_deadlock(exc: BaseException) -> bool:
+    if not isinstance(exc, sa.exc.DBAPIError) or exc.orig is None:
+        return False
+    if getattr(exc.orig, "sqlstate", None) in _DEADLOCK_SQLSTATES:
+        return True
+    args = exc.orig.args
+    return bool(args) and args[0] in _DEADLOCK_MYSQL_ERRORS
+
+
+def _run_row(record: dict[str, Any]) -> dict[str, Any]:
+    """A pipeline_runs row from a run record: known columns only, values coerced."""
+    t = pipeline_runs
+    unknown = sorted(set(record) - set(t.c.keys()))
+    if unknown:
+        raise ValueError(f"run record: unknown field(s) {unknown}; fields are {list(t.c.keys())}")
+    missing = [c for c in ("run_id", "step", "status") if not record.get(c)]
+    if missing:
+        raise ValueError(f"run record: {missing} must be given")
+    row = {k: v for k, v in record.items() if k != "details"}
+    row = {k: to_db_value(t.c[k], v) for k, v in row.items()}
+    if "details" in record:
+        row["details"] = _details_json(record["details"])
+    return row
+
+
+def _details_json(details: Any) -> str | None:
+    if details is None:
+        return None
+    if isinstance(details, str):
+        try:
+            json.loads(details)
+        except ValueError as exc:
+            raise ValueError(f"run record: details is not JSON text: {exc}") from None
+        return details
+    return json.dumps(details, default=str, ensure_ascii=False)

@@ -1,0 +1,209 @@
+"""DuckDB views over the lake: the course's Athena queries, local and S3 alike."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from statistics import fmean
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from tests.storage.lake.backends import new_lake, seaweedfs
+
+from tunelake.datasets import ARTISTS, AUDIO_FEATURES, TOP_TRACKS
+from tunelake.engines.sql import SqlEngine, SqlError
+from tunelake.storage.lake import ParquetLake
+
+__all__ = ["seaweedfs"]  # the session's SeaweedFS, for the S3 lake
+
+pytestmark = pytest.mark.timeout(120)
+
+DTS = [date(2026, 11, 24), date(2026, 11, 25), date(2026, 11, 26)]
+ARTIST_IDS = [f"artist{i}" for i in range(6)]
+TRACK_IDS = [f"track{i:02d}" for i in range(18)]
+FULL_WIDTH_BLUR = "\uff22\uff4c\uff55\uff52"  # "Blur" as East Asian keyboards type it
+
+PER_ARTIST_AVERAGES = """
+    SELECT t.artist_id, AVG(a.danceability) AS danceability, AVG(a.energy) AS energy,
+           AVG(a.tempo) AS tempo
+    FROM top_tracks t JOIN audio_features a ON t.track_id = a.track_id AND t.dt = a.dt
+    WHERE t.dt = (SELECT MAX(dt) FROM top_tracks) GROUP BY t.artist_id
+"""
+MIN_MAX_PER_PARTITION = """
+    SELECT dt, MIN(danceability), MAX(danceability), MIN(tempo), MAX(tempo)
+    FROM audio_features GROUP BY dt
+"""
+
+
+def build_tables() -> dict[str, dict[date, pa.Table]]:
+    """Top tracks and audio features for three days (some features missing), artists for one."""
+    rng = random.Random(7)
+    top: dict[date, pa.Table] = {}
+    features: dict[date, pa.Table] = {}
+    for dt in DTS:
+        rows = [
+            {"artist_id": artist, "track_id": track, "rank": rank}
+            for artist in ARTIST_IDS
+            for rank, track in enumerate(rng.sample(TRACK_IDS, 3), start=1)
+        ]
+        top[dt] = pa.Table.from_pylist(rows, TOP_TRACKS.schema)
+        rows = []
+        for track in rng.sample(TRACK_IDS, 15):  # some top tracks have no features
+            row = {f.name: None for f in AUDIO_FEATURES.schema}
+            row |= {"track_id": track, "source": "spotify", "key": rng.randrange(12)}
+            row |= {"danceability": rng.random(), "energy": rng.random()}
+            row["tempo"] = None if rng.random() < 0.2 else rng.uniform(60, 200)
+            rows.append(row)
+        features[dt] = pa.Table.from_pylist(rows, AUDIO_FEATURES.schema)
+    artists = pa.Table.from_pylist(
+        [{"artist_id": a, "name": f"{FULL_WIDTH_BLUR} {a} — Sigur Rós"} for a in ARTIST_IDS],
+        ARTISTS.schema,
+    )
+    return {"top_tracks": top, "audio_features": features, "artists": {DTS[-1]: artists}}
+
+
+TABLES = build_tables()
+
+
+def fill(lake: ParquetLake) -> ParquetLake:
+    for dataset, partitions in TABLES.items():
+        for dt, table in partitions.items():
+            lake.write_partition(dataset, dt, table)
+    rejected = TABLES["top_tracks"][DTS[0]].slice(0, 2)
+    lake.quarantine("top_tracks", DTS[0], rejected.append_column("reason", pa.array(["x", "y"])))
+    return lake
+
+
+@pytest.fixture
+def local_lake(tmp_path: Path, request: pytest.FixtureRequest) -> ParquetLake:
+    return fill(new_lake("local", request, tmp_path))
+
+
+@pytest.fixture
+def local_engine(local_lake: ParquetLake) -> Iterator[SqlEngine]:
+    engine = SqlEngine(local_lake)
+    yield engine
+    engine.close()
+
+
+@pytest.fixture
+def s3_engine(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[SqlEngine]:
+    engine = SqlEngine(fill(new_lake("s3", request, tmp_path)))
+    yield engine
+    engine.close()
+
+
+def rows(table: pa.Table) -> list[tuple[Any, ...]]:
+    return sorted(tuple(r.values()) for r in table.to_pylist())
+
+
+def mean_or_none(values: list[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return fmean(present) if present else None
+
+
+def expected_per_artist_averages() -> dict[str, tuple[float | None, ...]]:
+    latest = max(DTS)
+    features = {r["track_id"]: r for r in TABLES["audio_features"][latest].to_pylist()}
+    picked: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for top in TABLES["top_tracks"][latest].to_pylist():
+        if top["track_id"] in features:  # the inner join
+            picked[top["artist_id"]].append(features[top["track_id"]])
+    return {
+        artist: tuple(mean_or_none([f[c] for f in fs]) for c in ("danceability", "energy", "tempo"))
+        for artist, fs in picked.items()
+    }
+
+
+def test_views_are_the_datasets_with_dt_a_date(local_engine: SqlEngine) -> None:
+    assert local_engine.views() == [
+        "artists",
+        "audio_features",
+        "quarantine_top_tracks",
+        "top_tracks",
+    ]
+    types = local_engine.query(
+        "SELECT column_name, data_type FROM information_schema.columns "
+        "WHERE table_name = ? AND column_name IN ('dt', 'rank')",
+        ["top_tracks"],
+    )
+    assert rows(types) == [("dt", "DATE"), ("rank", "SMALLINT")]
+    got = local_engine.query("SELECT dt, count(*) FROM top_tracks GROUP BY dt")
+    assert rows(got) == [(dt, len(ARTIST_IDS) * 3) for dt in DTS]
+    reasons = local_engine.query("SELECT reason, dt FROM quarantine_top_tracks")
+    assert rows(reasons) == [("x", DTS[0]), ("y", DTS[0])]
+
+
+def test_per_artist_averages_on_the_latest_dt(local_engine: SqlEngine) -> None:
+    got = {r[0]: r[1:] for r in rows(local_engine.query(PER_ARTIST_AVERAGES))}
+    expected = expected_per_artist_averages()
+    assert got.keys() == expected.keys()
+    for artist, values in expected.items():
+        assert got[artist] == pytest.approx(values, rel=1e-12), artist
+
+
+def test_min_max_of_features_per_partition(local_engine: SqlEngine) -> None:
+    expected = []
+    for dt, table in TABLES["audio_features"].items():
+        dance = [v for v in table.column("danceability").to_pylist() if v is not None]
+        tempo = [v for v in table.column("tempo").to_pylist() if v is not None]
+        expected.append((dt, min(dance), max(dance), min(tempo), max(tempo)))
+    assert rows(local_engine.query(MIN_MAX_PER_PARTITION)) == expected
+
+
+def test_parameters_are_bound_not_spliced(local_engine: SqlEngine) -> None:
+    name = f"{FULL_WIDTH_BLUR} {ARTIST_IDS[2]} — Sigur Rós"
+    got = local_engine.query(
+        "SELECT artist_id FROM artists WHERE name = $1 AND dt = $2", [name, DTS[-1]]
+    )
+    assert got.column("artist_id").to_pylist() == [ARTIST_IDS[2]]
+    assert (
+        local_engine.query("SELECT * FROM artists WHERE name = ?", ["x' OR '1'='1"]).num_rows == 0
+    )
+
+
+def test_the_views_follow_the_lake(local_lake: ParquetLake, local_engine: SqlEngine) -> None:
+    local_lake.write_partition("top_tracks", DTS[-1], TABLES["top_tracks"][DTS[-1]].slice(0, 1))
+    # The view's old files are gone: the engine re-reads the manifests and runs the query.
+    got = local_engine.query("SELECT count(*) FROM top_tracks WHERE dt = ?", [DTS[-1]])
+    assert got.column(0).to_pylist() == [1]
+    neighbours = {"artist_id": ["a"], "related_artist_id": ["b"], "rank": [1], "distance": [0.5]}
+    local_lake.write_partition("related_artists", DTS[-1], pa.table(neighbours))
+    local_lake.quarantine("top_tracks", DTS[0], pa.table({"reason": pa.array([], pa.string())}))
+    local_engine.refresh()
+    assert local_engine.views() == ["artists", "audio_features", "related_artists", "top_tracks"]
+
+
+@pytest.mark.parametrize(
+    ("sql", "params", "message"),
+    [
+        ("SELEC 1", None, "Parser Error"),
+        ("SELECT * FROM related_artists", None, "related_artists does not exist"),
+        ("SELECT * FROM artists WHERE artist_id = ?", [], "param"),
+        ("SELECT 1 / 'a'", None, "Binder Error|Conversion Error"),
+    ],
+)
+def test_a_bad_query_raises_sql_error(
+    local_engine: SqlEngine, sql: str, params: list[Any] | None, message: str
+) -> None:
+    with pytest.raises(SqlError, match=message):
+        local_engine.query(sql, params)
+
+
+@pytest.mark.services
+def test_an_s3_lake_gives_the_same_answers(local_engine: SqlEngine, s3_engine: SqlEngine) -> None:
+    assert s3_engine.views() == local_engine.views()
+    for sql in (
+        PER_ARTIST_AVERAGES,
+        MIN_MAX_PER_PARTITION,
+        "SELECT * FROM artists",
+        "SELECT * FROM top_tracks",
+        "SELECT * FROM quarantine_top_tracks",
+    ):
+        local, s3 = local_engine.query(sql), s3_engine.query(sql)
+        assert local.num_rows > 0, sql
+        assert local.schema == s3.schema and rows(local) == rows(s3), sql

@@ -1,0 +1,50 @@
+"""Lake backends for the tests: a local folder, and S3 on the session's SeaweedFS (the
+`seaweedfs` fixture of tests/conftest.py).
+
+`lake` is imported by tests/storage/lake/conftest.py. `seaweedfs` is re-exported only for the
+modules that still import it from here (tests/engines/test_sql.py); they need not.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import seaweedfs
+from tunelake.config import Settings
+from tunelake.localservices.seaweedfs import SeaweedFS
+from tunelake.storage.lake import ParquetLake, open_lake
+
+__all__ = ["BACKENDS", "lake", "new_lake", "s3_settings", "seaweedfs"]
+
+BACKENDS = [
+    pytest.param("local", id="local"),
+    pytest.param("s3", id="s3", marks=pytest.mark.services),
+]
+
+
+def s3_settings(server: SeaweedFS) -> Settings:
+    return Settings(
+        s3_endpoint_url=server.endpoint_url,
+        s3_access_key_id=server.access_key,
+        s3_secret_access_key=server.secret_key,
+    )
+
+
+def new_lake(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> ParquetLake:
+    """A fresh, empty lake: a folder under tmp_path, or a new prefix in the test bucket."""
+    if kind == "local":
+        lake = open_lake(str(tmp_path / "lake"))
+    else:
+        server: SeaweedFS = request.getfixturevalue("seaweedfs")
+        url = f"s3://{server.bucket}/lake-{uuid.uuid4().hex[:12]}"
+        lake = open_lake(url, s3_settings(server))
+    assert isinstance(lake, ParquetLake)
+    return lake
+
+
+@pytest.fixture(params=BACKENDS)
+def lake(request: pytest.FixtureRequest, tmp_path: Path) -> ParquetLake:
+    return new_lake(request.param, request, tmp_path)
