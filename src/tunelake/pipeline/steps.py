@@ -12,11 +12,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 
-from tunelake import datasets
-from tunelake.engines.similarity import top_k
+from tunelake.engines.similarity import related_artists
 from tunelake.engines.vectors import artist_vectors
 from tunelake.observability import StepRecord, now
 from tunelake.pipeline.progress import read_progress, record_discovered, record_extracted
@@ -193,15 +191,12 @@ def transform(
     Euclidean neighbours; related_artists replaces each artist's previous set."""
     settings = res.settings
     vectors = artist_vectors(curated.top_tracks, curated.audio_features, settings.vector_features)
-    matrix = np.asarray(vectors["vector"].to_pylist(), dtype=np.float64).reshape(
-        vectors.num_rows, len(settings.vector_features)
-    )
-    ids = vectors["artist_id"]
-    related = (
-        top_k(ids, matrix, settings.similarity_k).to_table(ids)
-        if vectors.num_rows > 1
-        else datasets.RELATED_ARTISTS.schema.empty_table()
-    )
+    if settings.similarity_engine == "spark":
+        from tunelake.engines.spark import spark_top_k  # the spark extra is optional
+
+        related = spark_top_k(None, vectors, settings.similarity_k)
+    else:
+        related = related_artists(vectors, settings.similarity_k)
     res.lake.write_partition("artist_vectors", dt, vectors)
     res.lake.write_partition("related_artists", dt, related)
     if warehouse:
