@@ -30,7 +30,9 @@ def _table(label: str, record: dict, wall: float) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--artists", type=int, default=1000)
     parser.add_argument("--latency-ms", type=float, default=0.0)
     args = parser.parse_args()

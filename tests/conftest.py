@@ -2,16 +2,25 @@
 
 Tests that need a real server ask `service_or_skip`: without TUNELAKE_REQUIRE_SERVICES=1 a
 missing server skips the test with the reason; with it (as .ci/run sets) the test fails.
+The `seaweedfs` (S3) and `dynalite` (DynamoDB) fixtures start such a server once per session.
 """
 
 from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 
+if TYPE_CHECKING:
+    from tunelake.localservices.dynalite import Dynalite
+    from tunelake.localservices.seaweedfs import SeaweedFS
+
 REQUIRE_SERVICES = os.environ.get("TUNELAKE_REQUIRE_SERVICES") == "1"
+
+T = TypeVar("T")
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -30,3 +39,48 @@ def service_or_skip(name: str, available: bool, fix: str) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(message)
     pytest.skip(message)
+
+
+def start_or_skip(name: str, start: Callable[[], T]) -> T:
+    """start() or, when the local server cannot be installed or started, service_or_skip."""
+    from tunelake.localservices import ServiceError
+
+    try:
+        return start()
+    except ServiceError as exc:
+        service_or_skip(name, False, str(exc))
+        raise  # not reached: service_or_skip skipped or failed the test
+
+
+# Servers started once per session, for any test that needs S3 or DynamoDB. The launchers are
+# imported inside the fixtures: boto3 would slow the start of every test run otherwise.
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
+    """One S3 server (SeaweedFS) per test session. A module that imports this fixture gets its
+    own instance of it, which attaches to the server the first instance started."""
+    from tunelake.localservices.seaweedfs import attach_seaweedfs, start_seaweedfs
+
+    data_dir = tmp_path_factory.getbasetemp() / "seaweedfs"
+    running = attach_seaweedfs(data_dir)
+    if running is not None:
+        yield running
+        return
+    with start_or_skip(
+        "SeaweedFS (an S3-compatible server)", lambda: start_seaweedfs(data_dir)
+    ) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def dynalite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dynalite]:
+    """One DynamoDB-compatible server (dynalite, in memory) per test session."""
+    from tunelake.localservices.dynalite import start_dynalite
+
+    data_dir = tmp_path_factory.mktemp("dynalite")
+    with start_or_skip(
+        "dynalite (a DynamoDB-compatible server)",
+        lambda: start_dynalite(data_dir, in_memory=True),
+    ) as server:
+        yield server

@@ -10,7 +10,13 @@ from tunelake.config import ConfigError, load_settings
 @pytest.fixture(autouse=True)
 def _clean(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    for name in ("TUNELAKE_PROFILE", "TUNELAKE_HOME", "TUNELAKE_SECRETS_FILE", "TUNELAKE_MARKET", "TUNELAKE_CONFIG"):
+    for name in (
+        "TUNELAKE_PROFILE",
+        "TUNELAKE_HOME",
+        "TUNELAKE_SECRETS_FILE",
+        "TUNELAKE_MARKET",
+        "TUNELAKE_CONFIG",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 

@@ -192,7 +192,11 @@ def load_settings(**overrides: Any) -> Settings:
     if secrets and not Path(secrets).is_file():
         raise ConfigError(f"{SECRETS_FILE_ENV}={secrets} does not name a file")
     if not secrets:
-        home = Path(given.get("home") or os.environ.get("TUNELAKE_HOME") or Settings.model_fields["home"].default)
+        home = Path(
+            given.get("home")
+            or os.environ.get("TUNELAKE_HOME")
+            or Settings.model_fields["home"].default
+        )
         default = home / DEFAULT_SECRETS_FILE
         secrets = str(default) if default.is_file() else None
     try:

@@ -12,13 +12,11 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
-from tests.storage.lake.backends import new_lake, seaweedfs
 
+from tests.storage.lake.backends import new_lake
 from tunelake.datasets import ARTISTS, AUDIO_FEATURES, TOP_TRACKS
 from tunelake.engines.sql import SqlEngine, SqlError
 from tunelake.storage.lake import ParquetLake
-
-__all__ = ["seaweedfs"]  # the session's SeaweedFS, for the S3 lake
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -13,13 +13,13 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from tunelake.sources.catalog.generator import generate_catalog
 
 from tests.pipeline.conftest import CATALOG_ARTISTS, DT, snapshot
 from tunelake.observability import StepFailed
 from tunelake.pipeline.progress import read_progress
 from tunelake.pipeline.resources import open_resources
 from tunelake.pipeline.run import backfill, run_pipeline
+from tunelake.sources.catalog.generator import generate_catalog
 from tunelake.sources.raw import RawResponse
 from tunelake.storage.lake import open_lake
 

@@ -1,8 +1,7 @@
 """Lake backends for the tests: a local folder, and S3 on the session's SeaweedFS (the
 `seaweedfs` fixture of tests/conftest.py).
 
-`lake` is imported by tests/storage/lake/conftest.py. `seaweedfs` is re-exported only for the
-modules that still import it from here (tests/engines/test_sql.py); they need not.
+`lake` is imported by tests/storage/lake/conftest.py.
 """
 
 from __future__ import annotations
@@ -12,12 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import seaweedfs
 from tunelake.config import Settings
 from tunelake.localservices.seaweedfs import SeaweedFS
 from tunelake.storage.lake import ParquetLake, open_lake
 
-__all__ = ["BACKENDS", "lake", "new_lake", "s3_settings", "seaweedfs"]
+__all__ = ["BACKENDS", "lake", "new_lake", "s3_settings"]
 
 BACKENDS = [
     pytest.param("local", id="local"),
