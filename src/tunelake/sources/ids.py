@@ -1,0 +1,24 @@
+"""Spotify ids as the client takes them: checked (they go into URL paths), deduplicated,
+batched to what an endpoint accepts."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+_SPOTIFY_ID = re.compile(r"[0-9A-Za-z]+")
+
+
+def spotify_ids(ids: Iterable[str], what: str) -> list[str]:
+    """The ids in first-seen order, each once; a ValueError names the first that is not an id."""
+    if isinstance(ids, str):
+        raise ValueError(f"{what} must be a list of ids, not one string ({ids!r})")
+    unique = list(dict.fromkeys(ids))
+    for value in unique:
+        if not isinstance(value, str) or not _SPOTIFY_ID.fullmatch(value):
+            raise ValueError(f"{what}: {value!r} is not a Spotify id (letters and digits only)")
+    return unique
+
+
+def chunks(items: Sequence[str], size: int) -> list[list[str]]:
+    return [list(items[start : start + size]) for start in range(0, len(items), size)]
