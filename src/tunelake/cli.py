@@ -458,12 +458,11 @@ def doctor(home: Home = None, profile: ProfileOpt = None) -> None:
 
     settings = _settings(home, profile)
     checks = diagnose(settings)
-    table = Table(title=f"profile {settings.profile}")
-    for column in ("role", "target", "state", "detail", "fix"):
-        table.add_column(column, overflow="fold")
+    out.print(f"profile [bold]{settings.profile}[/]", highlight=False)
     for c in checks:
-        state = "[green]ok[/]" if c.ok else "[red]unreachable[/]"
-        table.add_row(c.role, c.target, state, c.detail, c.fix)
-    out.print(table)
+        mark = "[green]ok[/]         " if c.ok else "[red]unreachable[/]"
+        out.print(f"{mark} {c.role:<9} {c.target}: {c.detail}", highlight=False, soft_wrap=True)
+        if c.fix:
+            out.print(f"            fix: {c.fix}", highlight=False, soft_wrap=True)
     if not all(c.ok for c in checks):
         raise typer.Exit(1)
