@@ -288,3 +288,39 @@ def test_backfill_rederives_from_raw_without_the_api(make_settings):
 def test_backfill_range_without_raw_data_does_nothing(make_settings):
     settings = make_settings()
     assert backfill(settings, start=date(2020, 1, 1), end=date(2020, 1, 3)) == []
+
+
+def test_course_queries_equal_the_catalog_computed_independently(make_settings):
+    """The course's Athena queries, adjusted only for table names, over the run's lake."""
+    from statistics import fmean
+
+    from tunelake.engines.sql import SqlEngine
+
+    settings = make_settings()
+    run_pipeline(settings, dt=DT)
+    catalog = generate_catalog(settings.catalog_seed, CATALOG_ARTISTS)
+    with open_resources(settings) as res:
+        engine = SqlEngine(res.lake)
+        averages = engine.query(
+            "SELECT t.artist_id, AVG(a.danceability) AS danceability, AVG(a.energy) AS energy, "
+            "AVG(a.tempo) AS tempo FROM top_tracks t JOIN audio_features a "
+            "ON t.track_id = a.track_id AND t.dt = a.dt "
+            "WHERE t.dt = (SELECT MAX(dt) FROM top_tracks) GROUP BY t.artist_id"
+        ).to_pylist()
+        extremes = engine.query(
+            "SELECT dt, MIN(danceability) AS lo, MAX(danceability) AS hi, MIN(tempo) AS tlo, "
+            "MAX(tempo) AS thi FROM audio_features GROUP BY dt"
+        ).to_pylist()
+    assert averages
+    every_feature = []
+    for row in averages:
+        features = [catalog.audio_features(t) for t in catalog.top_tracks(row["artist_id"])]
+        features = [f for f in features if f is not None]
+        every_feature += features
+        assert row["danceability"] == pytest.approx(fmean(f.danceability for f in features))
+        assert row["energy"] == pytest.approx(fmean(f.energy for f in features))
+        assert row["tempo"] == pytest.approx(fmean(f.tempo for f in features))
+    (only,) = extremes
+    assert only["dt"] == DT
+    assert only["lo"] == pytest.approx(min(f.danceability for f in every_feature))
+    assert only["thi"] == pytest.approx(max(f.tempo for f in every_feature))
