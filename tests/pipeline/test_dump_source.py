@@ -10,20 +10,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.pipeline.conftest import DT
+from tunelake.models import DEFAULT_VECTOR_FEATURES
 from tunelake.pipeline.resources import open_resources
 from tunelake.pipeline.run import run_pipeline
 from tunelake.sources.dump import DumpError, DumpSpec, read_dump
 
-FEATURES = (
-    "danceability",
-    "energy",
-    "loudness",
-    "speechiness",
-    "acousticness",
-    "instrumentalness",
-    "valence",
-    "tempo",
-)
+FEATURES = DEFAULT_VECTOR_FEATURES
 
 
 def _dump_rows(n_artists: int = 12, tracks_each: int = 4) -> list[dict]:

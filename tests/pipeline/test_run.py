@@ -160,42 +160,15 @@ def _land_bad_records(settings, known_artist: str, known_track: str) -> None:
     """Raw responses as an API might send them: out-of-range and dangling values."""
     lake = open_lake(settings.resolved_lake_url)
     fetched = "2026-11-26T00:00:00+00:00"
+    good = {
+        "energy": 0.5, "key": 5, "loudness": -6.0, "mode": 1, "speechiness": 0.1,
+        "acousticness": 0.2, "instrumentalness": 0, "liveness": 0.1, "valence": 0.4,
+        "tempo": 120.0, "time_signature": 4, "duration_ms": 200000, "type": "audio_features",
+    }  # fmt: skip
     features = {
         "audio_features": [
-            {
-                "id": known_track,
-                "danceability": 1.7,
-                "energy": 0.5,
-                "key": 5,
-                "loudness": -6.0,
-                "mode": 1,
-                "speechiness": 0.1,
-                "acousticness": 0.2,
-                "instrumentalness": 0,
-                "liveness": 0.1,
-                "valence": 0.4,
-                "tempo": 120.0,
-                "time_signature": 4,
-                "duration_ms": 200000,
-                "type": "audio_features",
-            },
-            {
-                "id": "0000000000000000000000",
-                "danceability": 0.5,
-                "energy": 0.5,
-                "key": 5,
-                "loudness": -6.0,
-                "mode": 1,
-                "speechiness": 0.1,
-                "acousticness": 0.2,
-                "instrumentalness": 0.0,
-                "liveness": 0.1,
-                "valence": 0.4,
-                "tempo": 120.0,
-                "time_signature": 4,
-                "duration_ms": 200000,
-                "type": "audio_features",
-            },
+            {**good, "id": known_track, "danceability": 1.7},  # out of range
+            {**good, "id": "0000000000000000000000", "danceability": 0.5},  # no such track
         ]
     }
     lake.write_raw(

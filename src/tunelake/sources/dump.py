@@ -25,21 +25,8 @@ from tunelake.sources.replay import Extracted
 DUMP_ENDPOINT = "dump"
 
 REQUIRED = ("track_id", "track_name", "artist_id", "artist_name")
-FEATURES = (
-    "danceability",
-    "energy",
-    "key",
-    "loudness",
-    "mode",
-    "speechiness",
-    "acousticness",
-    "instrumentalness",
-    "liveness",
-    "valence",
-    "tempo",
-    "time_signature",
-    "duration_ms",
-)
+#: The audio-feature columns a dump may carry: every field of AudioFeatures but its keys.
+FEATURES = tuple(f for f in AudioFeatures.model_fields if f not in ("track_id", "source"))
 OPTIONAL = ("genres", "popularity", "artist_popularity", "album_name", "release_date", "explicit")
 
 #: Names used by common public dumps, tried when no mapping is given.
