@@ -100,7 +100,9 @@ class ApiSource:
         ids = [q for q in queries if _SPOTIFY_ID.match(q)]
         names = [q for q in queries if not _SPOTIFY_ID.match(q)]
         found = {a.artist_id for a in await self._client.get_artists(ids)} if ids else set()
-        searched = await asyncio.gather(*(self._client.search_artists(n, limit=10) for n in names))
+        searched = await asyncio.gather(
+            *(self._client.search_artists(n, limit=10, max_results=10) for n in names)
+        )
         by_id = [
             Resolution(q, "resolved", q)
             if q in found

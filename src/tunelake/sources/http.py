@@ -22,9 +22,9 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from email.utils import parsedate_to_datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
@@ -50,6 +50,8 @@ from tunelake.sources.errors import (
 from tunelake.sources.raw import RawResponse, utc_now
 
 log = structlog.get_logger(__name__)
+
+T = TypeVar("T")
 
 #: Used when a 429 carries no usable Retry-After.
 DEFAULT_RETRY_AFTER = 1.0
@@ -86,6 +88,19 @@ class Throttle:
             # a 429 may have arrived while this request waited for its turn
             if self._resume_at <= time.monotonic():
                 return
+
+
+async def gather(*calls: Awaitable[T]) -> list[T]:
+    """The results of concurrent calls, in order. Unlike asyncio.gather, the first failure
+    cancels the calls still running before it is raised: no request outlives its caller."""
+    tasks = [asyncio.ensure_future(call) for call in calls]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 def _retry_after(response: httpx.Response) -> float:

@@ -6,11 +6,10 @@ does not know are simply absent. No credentials.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 
 from tunelake.models import AudioFeatures
-from tunelake.sources.http import HttpCore
+from tunelake.sources.http import HttpCore, gather
 from tunelake.sources.ids import chunks, spotify_ids
 from tunelake.sources.parse import reccobeats_list
 
@@ -28,7 +27,7 @@ class ReccoBeats:
 
     async def audio_features(self, track_ids: Sequence[str]) -> list[AudioFeatures]:
         ids = spotify_ids(track_ids, "track_ids")
-        pages = await asyncio.gather(*(self._batch(b) for b in chunks(ids, RECCOBEATS_BATCH)))
+        pages = await gather(*(self._batch(b) for b in chunks(ids, RECCOBEATS_BATCH)))
         return [features for page in pages for features in page]
 
     async def _batch(self, ids: list[str]) -> list[AudioFeatures]:

@@ -28,7 +28,7 @@ from tunelake.config import ConfigError, Settings
 from tunelake.models import Artist, AudioFeatures, Track
 from tunelake.sources.auth import ClientCredentials
 from tunelake.sources.errors import ApiError
-from tunelake.sources.http import HttpCore
+from tunelake.sources.http import HttpCore, gather
 from tunelake.sources.ids import chunks, spotify_ids
 from tunelake.sources.parse import (
     Album,
@@ -215,7 +215,7 @@ class SpotifyClient:
         """The artists of the ids the API knows (unknown ids are left out), each once."""
         ids = spotify_ids(artist_ids, "artist_ids")
         batches = chunks(ids, SEVERAL_IDS_BATCH)
-        listed = await asyncio.gather(
+        listed = await gather(
             *(
                 self._unless_forbidden("several_ids", partial(self._several_artists, b))
                 for b in batches
@@ -223,7 +223,7 @@ class SpotifyClient:
         )
         artists = [a for batch in listed if batch is not None for a in batch]
         one_by_one = [i for b, got in zip(batches, listed, strict=True) if got is None for i in b]
-        singles = await asyncio.gather(*(self._artist(i) for i in one_by_one))
+        singles = await gather(*(self._artist(i) for i in one_by_one))
         return artists + [a for a in singles if a is not None]
 
     async def _several_artists(self, ids: list[str]) -> list[Artist]:
@@ -242,7 +242,7 @@ class SpotifyClient:
     async def related_artists(self, artist_ids: Sequence[str]) -> dict[str, list[Artist]]:
         """Spotify's related artists of each artist; empty where the API no longer has them."""
         ids = spotify_ids(artist_ids, "artist_ids")
-        related = await asyncio.gather(
+        related = await gather(
             *(self._unless_forbidden("related_artists", partial(self._related, a)) for a in ids)
         )
         return {a: r for a, r in zip(ids, related, strict=True) if r is not None}
@@ -256,7 +256,7 @@ class SpotifyClient:
     async def top_tracks(self, artist_ids: Sequence[str]) -> dict[str, list[Track]]:
         """Each artist's top tracks, best first (at most 10)."""
         ids = spotify_ids(artist_ids, "artist_ids")
-        ranked = await asyncio.gather(*(self._top_tracks(a) for a in ids))
+        ranked = await gather(*(self._top_tracks(a) for a in ids))
         return dict(zip(ids, ranked, strict=True))
 
     async def _top_tracks(self, artist_id: str) -> list[Track]:
@@ -283,7 +283,7 @@ class SpotifyClient:
                 album_tracks[album.album_id] = await self._album_tracks(album)
                 seen.update(t.track_id for t in album_tracks[album.album_id])
         else:
-            listings = await asyncio.gather(*(self._album_tracks(a) for a in albums))
+            listings = await gather(*(self._album_tracks(a) for a in albums))
             album_tracks = {a.album_id: t for a, t in zip(albums, listings, strict=True)}
             full = await self._full_tracks([t.track_id for ts in listings for t in ts])
         return choose_top_tracks(albums, album_tracks, full)
@@ -303,7 +303,7 @@ class SpotifyClient:
     async def _full_tracks(self, track_ids: list[str]) -> dict[str, Track]:
         """Full track objects (with popularity) by id; empty without /tracks?ids=."""
         batches = chunks(list(dict.fromkeys(track_ids)), SEVERAL_IDS_BATCH)
-        listed = await asyncio.gather(
+        listed = await gather(
             *(
                 self._unless_forbidden("several_ids", partial(self._several_tracks, b))
                 for b in batches
@@ -324,7 +324,7 @@ class SpotifyClient:
         Spotify in batches of 100, else from ReccoBeats in batches of 40."""
         ids = spotify_ids(track_ids, "track_ids")
         batches = chunks(ids, AUDIO_FEATURES_BATCH)
-        listed = await asyncio.gather(
+        listed = await gather(
             *(
                 self._unless_forbidden("audio_features", partial(self._spotify_features, b))
                 for b in batches
