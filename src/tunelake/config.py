@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     # the built-in catalog server
     catalog_seed: int = 42
     catalog_artists: int = Field(1000, ge=1)
-    catalog_profile: str = "extended"
+    catalog_profile: Literal["extended", "development"] = "extended"
     catalog_latency_ms: float = Field(0.0, ge=0)
     """Latency the built-in server adds to every call, to behave like a remote API."""
 
@@ -83,16 +83,8 @@ class Settings(BaseSettings):
     similarity_k: int = Field(10, ge=1)
     vector_features: tuple[str, ...] = DEFAULT_VECTOR_FEATURES
     max_reject_fraction: float = Field(0.05, ge=0, le=1)
-    similarity_engine: str = "numpy"
-    """numpy (in-process) or spark."""
-
-    @model_validator(mode="after")
-    def _known_choices(self) -> Settings:
-        if self.catalog_profile not in ("extended", "development"):
-            raise ValueError("catalog_profile must be 'extended' or 'development'")
-        if self.similarity_engine not in ("numpy", "spark"):
-            raise ValueError("similarity_engine must be 'numpy' or 'spark'")
-        return self
+    similarity_engine: Literal["numpy", "spark"] = "numpy"
+    """numpy (in-process) or spark (the spark extra)."""
 
     # derived locations -------------------------------------------------------------------
     @property

@@ -26,6 +26,7 @@ from tunelake.storage.warehouse.port import Warehouse
 
 LOG_FILE = "tunelake.jsonl"
 _SECRET_WORDS = ("secret", "token", "password", "authorization", "api_key")
+_installed: list[logging.Handler] = []
 
 
 def _mask_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
@@ -76,12 +77,12 @@ def configure_logging(logs_dir: Path, *, console_level: str = "warning") -> Path
         )
     )
     root = logging.getLogger()
-    for handler in list(root.handlers):
-        if getattr(handler, "_tunelake", False):
-            root.removeHandler(handler)
-            handler.close()
+    while _installed:  # configuring again (another data directory) replaces our handlers
+        old = _installed.pop()
+        root.removeHandler(old)
+        old.close()
     for handler in (to_file, to_console):
-        handler._tunelake = True  # type: ignore[attr-defined]
+        _installed.append(handler)
         root.addHandler(handler)
     root.setLevel(logging.INFO)
     for noisy in ("httpx", "httpcore", "uvicorn", "botocore", "s3fs", "aiobotocore", "alembic"):
