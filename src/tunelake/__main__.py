@@ -2,4 +2,5 @@
 
 from tunelake.cli import app
 
-app()
+if __name__ == "__main__":  # the catalog server's child process imports this module too
+    app()

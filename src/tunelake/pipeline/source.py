@@ -1,6 +1,7 @@
 """Where a run's data comes from, chosen by `settings.source`.
 
-- `catalog`: the built-in catalog server, started in-process on a free loopback port;
+- `catalog`: the built-in catalog server, started in a child process (its own core) on a
+  free loopback port;
 - `spotify`: the Spotify Web API (credentials from the environment or the secrets file);
 - `file:PATH`: a dataset dump (CSV or Parquet, one row per track).
 
@@ -28,7 +29,7 @@ from tunelake.models import Artist
 from tunelake.names import normalise_name
 from tunelake.pipeline.progress import PROGRESS, Resolution
 from tunelake.sources.catalog.options import CatalogOptions, FaultOptions
-from tunelake.sources.catalog.server import serve_in_thread
+from tunelake.sources.catalog.server import serve_in_process
 from tunelake.sources.dump import DUMP_ENDPOINT, DumpSpec, read_dump, records_from_dump_rows
 from tunelake.sources.raw import RawResponse
 from tunelake.sources.replay import Extracted, replay
@@ -219,7 +220,7 @@ def open_source(
             }
         )
         with (
-            serve_in_thread(options) as server,
+            serve_in_process(options) as server,
             _api_source(
                 credentials,
                 server.catalog.seed_names(),

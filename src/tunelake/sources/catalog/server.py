@@ -13,6 +13,7 @@ import asyncio
 import logging
 import math
 import multiprocessing
+import os
 import socket
 import threading
 import time
@@ -361,7 +362,17 @@ def serve(
         sock.close()
 
 
-def _serve_child(options: CatalogOptions, host: str, port: int, ready: Connection) -> None:
+def _exit_with_parent(parent: int) -> None:
+    """A parent killed outright (SIGKILL) cannot stop its child: the child notices instead."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+
+
+def _serve_child(
+    options: CatalogOptions, host: str, port: int, ready: Connection, parent: int
+) -> None:
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     serve(options, host, port, on_ready=ready.send)
 
 
@@ -373,7 +384,10 @@ def serve_in_process(
     context = multiprocessing.get_context("spawn")  # forking a threaded parent is unsafe
     receive, send = context.Pipe(duplex=False)
     process = context.Process(
-        target=_serve_child, args=(options, host, port, send), name="catalog-server", daemon=True
+        target=_serve_child,
+        args=(options, host, port, send, os.getpid()),
+        name="catalog-server",
+        daemon=True,
     )
     process.start()
     send.close()
