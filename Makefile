@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: run test test-all lint bench services-up services-down clean
+.PHONY: run test test-fast lint bench services-up services-down clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,13 +22,13 @@ $(VENV)/.dev: pyproject.toml | $(BIN)/python
 run: $(VENV)/.core
 	$(BIN)/tunelake run
 
-## install the package with its test extras and run the default test suite
+## install the package with its test extras and run every test, the slow ones included
 test: $(VENV)/.dev
-	$(BIN)/pytest $(PYTEST_ARGS)
-
-## every test, the slow ones included
-test-all: $(VENV)/.dev
 	$(BIN)/pytest -m "" $(PYTEST_ARGS)
+
+## the fast suite (what a bare `pytest` runs): no test marked slow
+test-fast: $(VENV)/.dev
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check src tests benchmarks
