@@ -401,7 +401,9 @@ def catalog_serve(
 
     def ready(base_url: str) -> None:
         out.print(
-            f"catalog server listening on {base_url} (API {base_url}/v1, token {base_url}/api/token)"
+            f"catalog server listening on {base_url} (API {base_url}/v1, token {base_url}/api/token)",
+            soft_wrap=True,
+            highlight=False,
         )
 
     serve(options, host=host, port=port, on_ready=ready)
