@@ -109,3 +109,40 @@ def test_bad_dt_and_unknown_profile(home):
     )
     unknown = CliRunner().invoke(app, ["runs", "--home", str(home), "--profile", "nope"])
     assert unknown.exit_code == 1 and "profile 'nope' is not defined" in unknown.output
+
+
+def test_catalog_serve_prints_its_port_and_answers(tmp_path):
+    import re
+    import subprocess
+    import sys
+
+    import httpx
+
+    server = subprocess.Popen(
+        [sys.executable, "-m", "tunelake", "catalog", "serve", "--port", "0", "--artists", "30"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        line = server.stdout.readline()
+        base = re.search(r"http://127\.0\.0\.1:\d+", line).group(0)
+        token = httpx.post(
+            f"{base}/api/token",
+            data={"grant_type": "client_credentials"},
+            auth=("tunelake", "tunelake-secret"),
+        ).json()["access_token"]
+        found = httpx.get(
+            f"{base}/v1/search",
+            params={"q": "a", "type": "artist", "limit": 3},
+            headers={"Authorization": f"Bearer {token}"},
+        ).json()
+        assert found["artists"]["limit"] == 3 and len(found["artists"]["items"]) == 3
+        refused = httpx.post(
+            f"{base}/api/token",
+            data={"grant_type": "client_credentials"},
+            auth=("tunelake", "wrong"),
+        )
+        assert refused.status_code == 400 and refused.json()["error"] == "invalid_client"
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
