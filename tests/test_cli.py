@@ -146,3 +146,22 @@ def test_catalog_serve_prints_its_port_and_answers(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_ingest_queues_requests_and_records_their_outcome(home):
+    from tunelake.config import load_settings
+    from tunelake.pipeline.resources import open_resources
+    from tunelake.sources.catalog.generator import generate_catalog
+
+    name = generate_catalog(42, 40).seed_names()[3]
+    result = CliRunner().invoke(
+        app,
+        ["ingest", "--home", str(home), "--dt", DT, "--artist", name, "--artist", "Nobody At All"],
+    )
+    assert result.exit_code == 0, result.output
+    with open_resources(load_settings(home=home)) as res:
+        requests = {r["query"]: r for r in res.warehouse.read("ingest_requests").to_pylist()}
+        assert res.warehouse.pending_ingest_requests() == []
+        assert res.warehouse.count("artists") == 1
+    assert requests[name]["status"] == "done" and requests[name]["artist_id"]
+    assert requests["Nobody At All"]["status"] == "not_found"
