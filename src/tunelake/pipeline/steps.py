@@ -2,7 +2,8 @@
 
 discover → extract → validate → load → transform → publish (DESIGN.md, "The flow of one run").
 Each step takes the `Resources` it writes to and returns what the next step needs; each
-fills the `StepRecord` it is given with its counts. The CLI, Dagster and the tests call these.
+fills the `StepRecord` it is given with its counts. Entry points (the CLI; later Dagster)
+and the tests call these.
 """
 
 from __future__ import annotations
@@ -17,14 +18,19 @@ import pyarrow as pa
 from tunelake.engines.similarity import related_artists
 from tunelake.engines.vectors import artist_vectors
 from tunelake.observability import StepRecord, now
-from tunelake.pipeline.progress import read_progress, record_discovered, record_extracted
+from tunelake.pipeline.progress import (
+    Progress,
+    read_progress,
+    record_discovered,
+    record_extracted,
+)
 from tunelake.pipeline.resources import Resources
 from tunelake.pipeline.source import Source, derive
 from tunelake.sources.dump import DUMP_ENDPOINT
 from tunelake.sources.replay import Extracted
 from tunelake.validate import SPOTIFY_ID, Validated, check_reject_fraction, contract, validate
 
-Progress = Callable[[int, int], None]
+OnProgress = Callable[[int, int], None]
 """Called with (done, total) as a step advances."""
 
 
@@ -54,7 +60,7 @@ def discover(
             res.warehouse.resolve_ingest_request(
                 request["request_id"], status, outcome.artist_id, outcome.detail
             )
-    ids = read_progress(res.lake, dt).artist_ids
+    ids = Progress(everything, set()).artist_ids
     unresolved = [r for r in everything.values() if r.status != "resolved"]
     step.counts(len(everything), len(ids))
     step.details = {
@@ -71,7 +77,7 @@ def extract(
     dt: date,
     artist_ids: Sequence[str],
     step: StepRecord,
-    progress: Progress = _no_progress,
+    progress: OnProgress = _no_progress,
 ) -> None:
     """Fetch the artists not yet extracted for dt, landing raw responses chunk by chunk."""
     state = read_progress(res.lake, dt)
