@@ -16,6 +16,10 @@ $(VENV)/.core: pyproject.toml | $(BIN)/python
 
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
+	touch $@ $(VENV)/.core $(VENV)/.services
+
+$(VENV)/.services: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[services]'
 	touch $@ $(VENV)/.core
 
 ## install the package and run the main job on embedded defaults
@@ -38,10 +42,11 @@ lint: $(VENV)/.dev
 bench: $(VENV)/.dev
 	for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-services-up: $(VENV)/.dev
+## install the drivers of the real backends; start SeaweedFS and dynalite on loopback
+services-up: $(VENV)/.services
 	$(BIN)/tunelake services up
 
-services-down: $(VENV)/.dev
+services-down: $(VENV)/.services
 	$(BIN)/tunelake services down
 
 clean:

@@ -88,6 +88,11 @@ def _errors() -> Iterator[None]:
         yield
     except StepFailed as exc:
         raise _fail(str(exc)) from None
+    except ModuleNotFoundError as exc:
+        raise _fail(
+            f"{exc.name} is not installed: this backend needs the extras, "
+            "pip install -e '.[services]' (or make services-up)"
+        ) from None
     except _USER_ERRORS as exc:
         raise _fail(str(exc)) from None
 
@@ -426,30 +431,30 @@ def services_up_cmd(
     dynamodb_port: Annotated[int, typer.Option(help="dynalite port")] = 8000,
 ) -> None:
     """Start SeaweedFS and dynalite on loopback, data under the data directory."""
-    from tunelake.localservices import services_up
-
     settings = _settings(home, profile)
     with _errors():
+        from tunelake.localservices import services_up
+
         _services_table(services_up(settings.home, s3_port=s3_port, dynamodb_port=dynamodb_port))
 
 
 @services_app.command("down")
 def services_down_cmd(home: Home = None, profile: ProfileOpt = None) -> None:
     """Stop what `tunelake services up` started."""
-    from tunelake.localservices import services_down
-
     settings = _settings(home, profile)
     with _errors():
+        from tunelake.localservices import services_down
+
         _services_table(services_down(settings.home))
 
 
 @services_app.command("status")
 def services_status_cmd(home: Home = None, profile: ProfileOpt = None) -> None:
     """Which of the local servers are running, and where."""
-    from tunelake.localservices import services_status
-
     settings = _settings(home, profile)
     with _errors():
+        from tunelake.localservices import services_status
+
         _services_table(services_status(settings.home))
 
 
