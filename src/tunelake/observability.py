@@ -184,6 +184,11 @@ class RunRecorder:
         self.log.info("run finished", status=self.status, error=self.error)
         return self.as_dict()
 
+    def add_output(self, name: str, where: str) -> None:
+        """Record where an output written after the run finished (the report) is."""
+        self.outputs[name] = where
+        self._save(self._run_row())
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "run_id": self.run_id,

@@ -51,7 +51,7 @@ def _derive_and_publish(
     progress: StepProgress,
     *,
     current: bool,
-) -> dict[str, int]:
+) -> Derived:
     """validate → load → transform → publish for dt, from its raw zone. `current` says
     whether dt is the newest data: only then does it replace the warehouse's and the serving
     store's current state."""
@@ -70,25 +70,39 @@ def _derive_and_publish(
             steps.publish(res, dt, curated, similarity, step)
         else:
             step.status = "skipped"
-        recorder.outputs.update(res.outputs())
-        report = write_report(
-            res.settings.reports_dir / f"{recorder.run_id}.html",
-            recorder.as_dict(),
-            artists=curated.artists,
-            audio_features=curated.audio_features,
-            top_tracks=curated.top_tracks,
-            related=similarity.related,
-            vectors=similarity.vectors,
-        )
-        recorder.outputs["report"] = str(report.resolve())
     progress("publish", 1, 1)
-    return {
+    counts = {
         "artists": curated.artists.num_rows,
         "tracks": curated.tracks.num_rows,
         "audio_features": curated.audio_features.num_rows,
         "quarantined": sum(r.counts["quarantined"] for r in checked.results.values()),
         "neighbours": similarity.related.num_rows,
     }
+    return Derived(counts, curated, similarity)
+
+
+@dataclass(frozen=True)
+class Derived:
+    counts: dict[str, int]
+    curated: steps.Curated
+    similarity: steps.Similarity
+
+
+def _finish(res: Resources, recorder: RunRecorder, derived: Derived) -> RunResult:
+    """Close the run record, then write the HTML report of the finished run."""
+    recorder.outputs.update(res.outputs())
+    record = recorder.finish()
+    report = write_report(
+        res.settings.reports_dir / f"{recorder.run_id}.html",
+        record,
+        artists=derived.curated.artists,
+        audio_features=derived.curated.audio_features,
+        top_tracks=derived.curated.top_tracks,
+        related=derived.similarity.related,
+        vectors=derived.similarity.vectors,
+    )
+    recorder.add_output("report", str(report.resolve()))
+    return RunResult(recorder.as_dict(), report, derived.counts)
 
 
 def run_pipeline(
@@ -121,12 +135,11 @@ def run_pipeline(
                 steps.extract(
                     res, source, dt, artist_ids, step, lambda d, t: progress("extract", d, t)
                 )
-            counts = _derive_and_publish(res, recorder, dt, artist_ids, progress, current=True)
+            derived = _derive_and_publish(res, recorder, dt, artist_ids, progress, current=True)
         except StepFailed as failure:
             recorder.finish(failure.cause)
             raise
-        record = recorder.finish()
-        return RunResult(record, Path(recorder.outputs["report"]), counts)
+        return _finish(res, recorder, derived)
 
 
 def backfill(
@@ -152,9 +165,11 @@ def backfill(
             )
             try:
                 ids = read_progress(res.lake, dt).artist_ids
-                counts = _derive_and_publish(res, recorder, dt, ids, progress, current=dt >= newest)
+                derived = _derive_and_publish(
+                    res, recorder, dt, ids, progress, current=dt >= newest
+                )
             except StepFailed as failure:
                 recorder.finish(failure.cause)
                 raise
-            results.append(RunResult(recorder.finish(), Path(recorder.outputs["report"]), counts))
+            results.append(_finish(res, recorder, derived))
     return results
