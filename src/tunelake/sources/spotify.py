@@ -214,15 +214,9 @@ class SpotifyClient:
     async def get_artists(self, artist_ids: Sequence[str]) -> list[Artist]:
         """The artists of the ids the API knows (unknown ids are left out), each once."""
         ids = spotify_ids(artist_ids, "artist_ids")
-        batches = chunks(ids, SEVERAL_IDS_BATCH)
-        listed = await gather(
-            *(
-                self._unless_forbidden("several_ids", partial(self._several_artists, b))
-                for b in batches
-            )
+        artists, one_by_one = await self._in_batches(
+            "several_ids", ids, SEVERAL_IDS_BATCH, self._several_artists
         )
-        artists = [a for batch in listed if batch is not None for a in batch]
-        one_by_one = [i for b, got in zip(batches, listed, strict=True) if got is None for i in b]
         singles = await gather(*(self._artist(i) for i in one_by_one))
         return artists + [a for a in singles if a is not None]
 
@@ -302,16 +296,10 @@ class SpotifyClient:
 
     async def _full_tracks(self, track_ids: list[str]) -> dict[str, Track]:
         """Full track objects (with popularity) by id; empty without /tracks?ids=."""
-        batches = chunks(list(dict.fromkeys(track_ids)), SEVERAL_IDS_BATCH)
-        listed = await gather(
-            *(
-                self._unless_forbidden("several_ids", partial(self._several_tracks, b))
-                for b in batches
-            )
+        tracks, refused = await self._in_batches(
+            "several_ids", list(dict.fromkeys(track_ids)), SEVERAL_IDS_BATCH, self._several_tracks
         )
-        if any(batch is None for batch in listed):
-            return {}
-        return {t.track_id: t for batch in listed if batch is not None for t in batch}
+        return {} if refused else {t.track_id: t for t in tracks}
 
     async def _several_tracks(self, ids: list[str]) -> list[Track]:
         raw = await self._get("tracks", f"{self._api}/tracks", {"ids": ",".join(ids)})
@@ -323,15 +311,9 @@ class SpotifyClient:
         """Audio features of the tracks that have them (the others are simply absent), from
         Spotify in batches of 100, else from ReccoBeats in batches of 40."""
         ids = spotify_ids(track_ids, "track_ids")
-        batches = chunks(ids, AUDIO_FEATURES_BATCH)
-        listed = await gather(
-            *(
-                self._unless_forbidden("audio_features", partial(self._spotify_features, b))
-                for b in batches
-            )
+        features, elsewhere = await self._in_batches(
+            "audio_features", ids, AUDIO_FEATURES_BATCH, self._spotify_features
         )
-        features = [f for batch in listed if batch is not None for f in batch]
-        elsewhere = [i for b, got in zip(batches, listed, strict=True) if got is None for i in b]
         if elsewhere:
             if self._reccobeats is None:
                 raise ApiError(
@@ -370,6 +352,23 @@ class SpotifyClient:
         self, endpoint: str, url: str, params: dict[str, Any] | None = None
     ) -> RawResponse:
         return await self._core.get_json(endpoint, url, params=params, bearer=self._token)
+
+    async def _in_batches(
+        self,
+        capability: Capability,
+        ids: list[str],
+        size: int,
+        fetch: Callable[[list[str]], Awaitable[list[T]]],
+    ) -> tuple[list[T], list[str]]:
+        """fetch() each batch of ids where the app may use the capability's endpoint: the
+        records found, and the ids of the batches the API refused (403), for a fallback."""
+        batches = chunks(ids, size)
+        listed = await gather(
+            *(self._unless_forbidden(capability, partial(fetch, b)) for b in batches)
+        )
+        found = [r for batch in listed if batch is not None for r in batch]
+        refused = [i for b, got in zip(batches, listed, strict=True) if got is None for i in b]
+        return found, refused
 
     async def _unless_forbidden(
         self, capability: Capability, call: Callable[[], Awaitable[T]]
