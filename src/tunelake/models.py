@@ -56,8 +56,9 @@ class TopTrack(Record):
     rank: int = Field(ge=1)
 
 
-class AudioFeatures(Record):
-    track_id: str
+class FeatureValues(Record):
+    """The audio-feature values, as Spotify, ReccoBeats and the dumps name them."""
+
     danceability: float | None = None
     energy: float | None = None
     key: int | None = None
@@ -71,6 +72,10 @@ class AudioFeatures(Record):
     tempo: float | None = None
     time_signature: int | None = None
     duration_ms: int | None = None
+
+
+class AudioFeatures(FeatureValues):
+    track_id: str
     source: str = "spotify"
     """Where the values came from: spotify, reccobeats or dump."""
 

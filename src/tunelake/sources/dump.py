@@ -19,14 +19,14 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from tunelake.models import Artist, AudioFeatures, TopTrack, Track
+from tunelake.models import Artist, AudioFeatures, FeatureValues, TopTrack, Track
 from tunelake.sources.replay import Extracted
 
 DUMP_ENDPOINT = "dump"
 
 REQUIRED = ("track_id", "track_name", "artist_id", "artist_name")
-#: The audio-feature columns a dump may carry: every field of AudioFeatures but its keys.
-FEATURES = tuple(f for f in AudioFeatures.model_fields if f not in ("track_id", "source"))
+#: The audio-feature columns a dump may carry.
+FEATURES = tuple(FeatureValues.model_fields)
 OPTIONAL = ("genres", "popularity", "artist_popularity", "album_name", "release_date", "explicit")
 
 #: Names used by common public dumps, tried when no mapping is given.

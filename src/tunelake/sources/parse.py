@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tunelake.models import Artist, AudioFeatures, Track
+from tunelake.models import Artist, AudioFeatures, FeatureValues, Track
 from tunelake.sources.errors import PayloadError
 
 T = TypeVar("T")
@@ -68,27 +68,11 @@ class _TrackPayload(_Payload):
     preview_url: str | None = None
 
 
-class _Features(_Payload):
-    danceability: float | None = None
-    energy: float | None = None
-    key: int | None = None
-    loudness: float | None = None
-    mode: int | None = None
-    speechiness: float | None = None
-    acousticness: float | None = None
-    instrumentalness: float | None = None
-    liveness: float | None = None
-    valence: float | None = None
-    tempo: float | None = None
-    time_signature: int | None = None
-    duration_ms: int | None = None
-
-
-class _SpotifyFeatures(_Features):
+class _SpotifyFeatures(FeatureValues):
     id: str
 
 
-class _ReccoBeatsFeatures(_Features):
+class _ReccoBeatsFeatures(FeatureValues):
     href: str
 
 
@@ -194,7 +178,7 @@ def _track(p: _TrackPayload, album: Album | None) -> Track:
     )
 
 
-def _features(p: _Features, track_id: str, source: str) -> AudioFeatures:
+def _features(p: FeatureValues, track_id: str, source: str) -> AudioFeatures:
     values = p.model_dump(exclude={"id", "href"})
     return AudioFeatures(track_id=track_id, source=source, **values)
 
