@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pytest
 
+from tests.fixtures import SPOTIFY
 from tunelake.datasets import ARTISTS, AUDIO_FEATURES, TOP_TRACKS, TRACKS
 from tunelake.models import Artist
 from tunelake.validate import (
@@ -22,7 +22,7 @@ from tunelake.validate import (
     validate,
 )
 
-FIXTURES = Path("/work/shared/fixtures/spotify")
+FIXTURES = SPOTIFY
 TRACK = "1zHlj4dQ8ZAtrayhuDDmkY"
 
 

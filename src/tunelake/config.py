@@ -20,6 +20,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from tunelake.errors import UserError
 from tunelake.models import DEFAULT_VECTOR_FEATURES
 
 CONFIG_FILE_ENV = "TUNELAKE_CONFIG"
@@ -29,7 +30,7 @@ DEFAULT_CONFIG_FILE = "tunelake.toml"
 DEFAULT_SECRETS_FILE = "secrets.env"
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """The configuration cannot be used as it is; the message says what to change."""
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import structlog
 
+from tunelake.errors import TunelakeError, exit_code
 from tunelake.storage.warehouse.port import Warehouse
 
 LOG_FILE = "tunelake.jsonl"
@@ -115,13 +116,17 @@ class StepRecord:
         self.rows_in, self.rows_out, self.rows_quarantined = rows_in, rows_out, quarantined
 
 
-class StepFailed(RuntimeError):
+class StepFailed(TunelakeError):
     """A pipeline step failed; the message is the one-line cause."""
 
     def __init__(self, step: str, cause: BaseException):
         self.step = step
         self.cause = cause
         super().__init__(f"step {step} failed: {one_line(cause)}")
+
+    @property
+    def exit_code(self) -> int:  # type: ignore[override]
+        return exit_code(self.cause)
 
 
 def one_line(exc: BaseException) -> str:

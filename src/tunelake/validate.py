@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tunelake.datasets import ARTISTS, AUDIO_FEATURES, TOP_TRACKS, TRACKS, Dataset
+from tunelake.errors import UserError
 
 #: A Spotify id: 22 characters of base62.
 SPOTIFY_ID = r"[0-9A-Za-z]{22}"
@@ -85,7 +86,7 @@ class Validated:
         }
 
 
-class TooManyRejects(Exception):
+class TooManyRejects(UserError):
     """More rows were rejected than a run accepts."""
 
     def __init__(self, message: str, rejects: Mapping[str, tuple[int, int]], max_fraction: float):

@@ -21,7 +21,7 @@ from tunelake.names import normalise_name
 from tunelake.sources.catalog.options import CatalogOptions, FaultOptions
 from tunelake.sources.catalog.server import RunningCatalog, serve_in_thread
 from tunelake.sources.errors import (
-    ApiError,
+    ApiRefused,
     RateLimitedError,
     RetriesExhaustedError,
 )
@@ -323,7 +323,7 @@ def test_a_refused_token_is_refreshed_once_then_reported(extended: RunningCatalo
                 await client.top_tracks([artist_id])
 
         with pytest.raises(
-            ApiError, match="top_tracks: the API answered 401: Invalid access token"
+            ApiRefused, match="top_tracks: the API answered 401: Invalid access token"
         ):
             asyncio.run(main())
         assert other.stats.count("token") == 2
@@ -378,7 +378,7 @@ def test_other_4xx_is_not_retried(extended: RunningCatalog) -> None:
         async with client_for(extended) as client:
             await client.top_tracks(["0" * 22])
 
-    with pytest.raises(ApiError, match="top_tracks: the API answered 404: Resource not found"):
+    with pytest.raises(ApiRefused, match="top_tracks: the API answered 404: Resource not found"):
         asyncio.run(main())
     assert extended.stats.count("top_tracks") == 1
 
@@ -418,7 +418,9 @@ def test_no_secret_in_logs_reprs_or_errors(
     with serve(token_ttl=1, faults=faults) as server, structlog.testing.capture_logs() as events:
         run = ingest_from(server, names(server, 4), max_retries=10, concurrency=2)
         wrong = client_for(server, client_secret=SecretStr("not-the-secret-at-all"))
-        with pytest.raises(ApiError, match="token: the API answered 400: invalid_client") as caught:
+        with pytest.raises(
+            ApiRefused, match="token: the API answered 400: invalid_client"
+        ) as caught:
             asyncio.run(ingest(wrong, names(server, 1), Run()))
         errors += [str(caught.value), repr(caught.value), repr(wrong), repr(client_for(server))]
         errors.append(json.dumps([r.to_record() for r in run.raw]))

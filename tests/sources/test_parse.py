@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import copy
 import json
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.fixtures import SPOTIFY
 from tunelake.sources.auth import parse_token
 from tunelake.sources.errors import PayloadError
 from tunelake.sources.http import api_message
@@ -28,7 +28,7 @@ from tunelake.sources.parse import (
     track_list,
 )
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "spotify"
+FIXTURES = SPOTIFY
 
 
 def load(name: str) -> Any:

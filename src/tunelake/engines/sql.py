@@ -21,12 +21,13 @@ import duckdb
 import pyarrow as pa
 from fsspec.implementations.local import LocalFileSystem
 
+from tunelake.errors import InputError
 from tunelake.storage.lake.port import Lake
 
 QUARANTINE_PREFIX = "quarantine_"
 
 
-class SqlError(Exception):
+class SqlError(InputError):
     """A query failed; the message is DuckDB's."""
 
 

@@ -25,12 +25,14 @@ from typing import Any, ClassVar, Self
 import psutil
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
+from tunelake.errors import UserError
+
 HOST = "127.0.0.1"
 LOG_TAIL_LINES = 20
 READY_POLL_SECONDS = 0.02
 
 
-class ServiceError(OSError):
+class ServiceError(UserError):
     """A local server could not be installed, started, found or stopped; the message says why.
 
     An OSError, as a taken port or a missing executable is: callers (the CLI) that report the

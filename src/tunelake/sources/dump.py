@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from tunelake.errors import InputError
 from tunelake.models import Artist, AudioFeatures, FeatureValues, TopTrack, Track
 from tunelake.sources.replay import Extracted
 
@@ -43,7 +44,7 @@ COMMON_ALIASES: dict[str, str] = {
 }
 
 
-class DumpError(ValueError):
+class DumpError(InputError):
     """The dump cannot be read as a track table; the message names the file and the fix."""
 
 

@@ -6,8 +6,10 @@ status and the API's own message, never from request headers.
 
 from __future__ import annotations
 
+from tunelake.errors import TransientError, TunelakeError, UserError
 
-class SourceError(Exception):
+
+class SourceError(TunelakeError):
     """Base of every error raised by tunelake.sources."""
 
 
@@ -20,7 +22,7 @@ class PayloadError(SourceError):
         self.field = field
 
 
-class ApiError(SourceError):
+class ApiRefused(SourceError, UserError):
     """The API refused a request with a status that retrying does not fix (4xx but 429)."""
 
     def __init__(self, endpoint: str, status: int, message: str):
@@ -30,7 +32,7 @@ class ApiError(SourceError):
         self.api_message = message
 
 
-class RateLimitedError(SourceError):
+class RateLimitedError(SourceError, TransientError):
     """The API asked us to wait longer than we are configured to (`retry_after_cap`)."""
 
     def __init__(self, endpoint: str, retry_after: float, cap: float):
@@ -44,7 +46,7 @@ class RateLimitedError(SourceError):
         self.cap = cap
 
 
-class RetriesExhaustedError(SourceError):
+class RetriesExhaustedError(SourceError, TransientError):
     """Transient failures (5xx, timeouts, dropped connections, malformed JSON) outlasted the
     retry budget."""
 
@@ -56,8 +58,8 @@ class RetriesExhaustedError(SourceError):
         self.attempts = attempts
 
 
-class TransientError(SourceError):
-    """A failure worth retrying that is not a transport error: a 5xx or a body that is not
+class RetryableAnswer(SourceError):
+    """An answer worth retrying that is not a transport error: a 5xx or a body that is not
     JSON. Raised inside the HTTP core's retry loop; callers see RetriesExhaustedError."""
 
 

@@ -7,7 +7,7 @@
 - 429: the `Retry-After` pauses every request to that origin, not just the one that got it,
   so the workers do not keep hammering a server that asked for quiet; a wait beyond
   `retry_after_cap` fails at once with RateLimitedError (Spotify hands out multi-hour bans);
-- other 4xx: ApiError at once, with the status and the API's message;
+- other 4xx: ApiRefused at once, with the status and the API's message;
 - optional client-side pacing (`requests_per_second`, a leaky bucket per origin) so a known
   server rate is never exceeded in the first place;
 - 401 with a bearer token: the token is refreshed once and the request sent again.
@@ -41,10 +41,10 @@ from tenacity import (
 )
 
 from tunelake.sources.errors import (
-    ApiError,
+    ApiRefused,
     RateLimitedError,
     RetriesExhaustedError,
-    TransientError,
+    RetryableAnswer,
     describe,
 )
 from tunelake.sources.raw import RawResponse, utc_now
@@ -144,7 +144,7 @@ def request_line(request: httpx.Request) -> str:
 def _is_transient(exc: BaseException) -> bool:
     return isinstance(
         exc,
-        TransientError | httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError,
+        RetryableAnswer | httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError,
     )
 
 
@@ -324,9 +324,9 @@ class HttpCore:
                 refreshed = True
                 continue
             if status >= 500:
-                raise TransientError(f"{endpoint}: server error {status}: {api_message(response)}")
+                raise RetryableAnswer(f"{endpoint}: server error {status}: {api_message(response)}")
             if status >= 400:
-                raise ApiError(endpoint, status, api_message(response))
+                raise ApiRefused(endpoint, status, api_message(response))
             return response
 
     def _throttle(self, url: str) -> Throttle:
@@ -340,7 +340,7 @@ def _decode(endpoint: str, response: httpx.Response) -> Any:
     try:
         return response.json()
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise TransientError(
+        raise RetryableAnswer(
             f"{endpoint}: malformed JSON in a {response.status_code} answer "
             f"({len(response.content)} bytes): {exc}"
         ) from exc

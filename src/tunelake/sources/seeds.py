@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from tunelake.errors import InputError
 
-class SeedsError(ValueError):
+
+class SeedsError(InputError):
     """The seeds file cannot be used; the message names the file and what is wrong."""
 
 

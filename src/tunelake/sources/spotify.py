@@ -27,7 +27,7 @@ from pydantic import SecretStr
 from tunelake.config import ConfigError, Settings
 from tunelake.models import Artist, AudioFeatures, Track
 from tunelake.sources.auth import ClientCredentials
-from tunelake.sources.errors import ApiError
+from tunelake.sources.errors import ApiRefused
 from tunelake.sources.http import HttpCore, gather
 from tunelake.sources.ids import chunks, spotify_ids
 from tunelake.sources.parse import (
@@ -200,7 +200,7 @@ class SpotifyClient:
         params = {"q": query, "type": "artist", "limit": size, "offset": 0}
         try:
             return await self._get("search", f"{self._api}/search", params)
-        except ApiError as exc:
+        except ApiRefused as exc:
             if exc.status != 400 or size <= DEVELOPMENT_SEARCH_LIMIT:
                 raise
         # development mode refuses pages above 10: remember, and ask again
@@ -227,7 +227,7 @@ class SpotifyClient:
     async def _artist(self, artist_id: str) -> Artist | None:
         try:
             raw = await self._get("artist", f"{self._api}/artists/{artist_id}")
-        except ApiError as exc:
+        except ApiRefused as exc:
             if exc.status in (400, 404):  # as /artists?ids= answers null for it
                 return None
             raise
@@ -316,7 +316,7 @@ class SpotifyClient:
         )
         if elsewhere:
             if self._reccobeats is None:
-                raise ApiError(
+                raise ApiRefused(
                     "audio_features",
                     403,
                     "Spotify's audio-features endpoint is not available to this app "
@@ -386,7 +386,7 @@ class SpotifyClient:
     async def _probe(self, capability: Capability, call: Callable[[], Awaitable[T]]) -> T | None:
         try:
             result = await call()
-        except ApiError as exc:
+        except ApiRefused as exc:
             if exc.status != 403:
                 raise
             setattr(self.capabilities, capability, False)

@@ -15,19 +15,19 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.fixtures import SPOTIFY
 from tunelake.sources.catalog.model import Catalog
 from tunelake.sources.catalog.options import CatalogOptions
 from tunelake.sources.catalog.server import RunningCatalog, serve_in_thread
 
 from .support import get_token
 
-FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / "spotify"
+FIXTURES = SPOTIFY
 #: Fields added to an object type after some recordings were made (artist followers in late
 #: 2014; album dates, track counts, artists and album_group since).
 LATER_FIELDS = {

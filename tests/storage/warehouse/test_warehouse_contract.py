@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -18,13 +17,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from structlog.testing import capture_logs
 
+from tests.fixtures import SPOTIFY
 from tunelake.datasets import AUDIO_FEATURES, TRACKS
 from tunelake.storage.warehouse import SqlWarehouse
 from tunelake.storage.warehouse.engine import create_warehouse_engine, parse_url
 from tunelake.storage.warehouse.migrations import VERSION_TABLE
 from tunelake.storage.warehouse.schema import metadata
 
-FIXTURES = Path(__file__).resolve().parents[3].parent / "shared" / "fixtures" / "spotify"
+FIXTURES = SPOTIFY
 DT = date(2026, 11, 26)
 
 # Strings that trip up CSV bulk paths, collations and encodings.

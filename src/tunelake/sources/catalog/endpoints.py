@@ -1,6 +1,6 @@
 """The Web API and ReccoBeats endpoints over a catalog: parameters in, payloads out.
 
-Handlers are synchronous (all data is in memory) and raise ApiError for every bad request,
+Handlers are synchronous (all data is in memory) and raise ErrorAnswer for every bad request,
 with the status and message the real API gives where we know them.
 """
 
@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from tunelake.sources.catalog.model import ALBUM_GROUPS, Catalog, is_valid_id
 from tunelake.sources.catalog.payloads import Payloads, page
-from tunelake.sources.catalog.responses import ApiError, json_response
+from tunelake.sources.catalog.responses import ErrorAnswer, json_response
 
 SEARCH_OFFSET_CAP = 1000
 MARKET = re.compile(r"[A-Z]{2}|from_token")
@@ -32,9 +32,9 @@ def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
     try:
         value = int(raw)
     except ValueError:
-        raise ApiError(400, f"Invalid {name}") from None
+        raise ErrorAnswer(400, f"Invalid {name}") from None
     if not low <= value <= high:
-        raise ApiError(400, f"Invalid {name}")
+        raise ErrorAnswer(400, f"Invalid {name}")
     return value
 
 
@@ -42,18 +42,18 @@ def _ids(request: Request, most: int) -> list[str]:
     raw = request.query_params.get("ids", "")
     ids = [i for i in raw.split(",") if i]
     if not ids:
-        raise ApiError(400, "Missing required parameter: ids")
+        raise ErrorAnswer(400, "Missing required parameter: ids")
     if len(ids) > most:
-        raise ApiError(400, f"Too many ids requested (at most {most})")
+        raise ErrorAnswer(400, f"Too many ids requested (at most {most})")
     if not all(is_valid_id(i) for i in ids):
-        raise ApiError(400, "invalid id")
+        raise ErrorAnswer(400, "invalid id")
     return ids
 
 
 def _market(request: Request) -> None:
     market = request.query_params.get("market") or request.query_params.get("country")
     if market is not None and not MARKET.fullmatch(market):
-        raise ApiError(400, "Invalid market code")
+        raise ErrorAnswer(400, "Invalid market code")
 
 
 def _search_terms(q: str) -> str:
@@ -71,10 +71,10 @@ class Endpoints:
     def _one(self, request: Request, find: Callable[[str], int | None]) -> int:
         entity_id = request.path_params["id"]
         if not is_valid_id(entity_id):
-            raise ApiError(400, "invalid id")
+            raise ErrorAnswer(400, "invalid id")
         index = find(entity_id)
         if index is None:
-            raise ApiError(404, "Resource not found")
+            raise ErrorAnswer(404, "Resource not found")
         return index
 
     def _artist_index(self, request: Request) -> int:
@@ -82,7 +82,7 @@ class Endpoints:
 
     def _extended_only(self, what: str) -> None:
         if self.profile != "extended":
-            raise ApiError(403, f"{what} is not available to apps in development mode")
+            raise ErrorAnswer(403, f"{what} is not available to apps in development mode")
 
     # artists ----------------------------------------------------------------------------
     def artist(self, request: Request) -> Response:
@@ -108,7 +108,7 @@ class Endpoints:
         groups = tuple(g for g in raw_groups.split(",") if g) or ALBUM_GROUPS
         unknown = set(groups) - set(ALBUM_GROUPS)
         if unknown:
-            raise ApiError(400, f"Invalid include_groups value: {','.join(sorted(unknown))}")
+            raise ErrorAnswer(400, f"Invalid include_groups value: {','.join(sorted(unknown))}")
         _market(request)
         limit = _int(request, "limit", 20, 1, 50)
         offset = _int(request, "offset", 0, 0, 1_000_000)
@@ -163,7 +163,7 @@ class Endpoints:
         self._extended_only("Get Track's Audio Features")
         features = self.payloads.audio_features(self._one(request, self.catalog.track_index))
         if features is None:
-            raise ApiError(404, "analysis not found")
+            raise ErrorAnswer(404, "analysis not found")
         return json_response(features)
 
     def several_audio_features(self, request: Request) -> Response:
@@ -177,19 +177,19 @@ class Endpoints:
         params = request.query_params
         q = params.get("q", "").strip()
         if not q:
-            raise ApiError(400, "No search query")
+            raise ErrorAnswer(400, "No search query")
         types = [t for t in params.get("type", "").split(",") if t]
         if not types:
-            raise ApiError(400, "Missing parameter type")
+            raise ErrorAnswer(400, "Missing parameter type")
         if types != ["artist"]:
-            raise ApiError(
+            raise ErrorAnswer(
                 400, f"Unsupported search type {','.join(types)}: this catalog searches type=artist"
             )
         default, most = SEARCH_LIMITS[self.profile]
         limit = _int(request, "limit", default, 1, most)
         offset = _int(request, "offset", 0, 0, SEARCH_OFFSET_CAP)
         if offset + limit > SEARCH_OFFSET_CAP:
-            raise ApiError(400, "Invalid offset")
+            raise ErrorAnswer(400, "Invalid offset")
         hits = self.catalog.search_indexes(_search_terms(q))
         items = [self.payloads.artist(a) for a in hits[offset : offset + limit]]
         href = str(

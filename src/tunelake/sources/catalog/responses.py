@@ -23,7 +23,7 @@ def json_response(
     return Response(render(payload), status, headers, media_type=JSON_TYPE)
 
 
-class ApiError(Exception):
+class ErrorAnswer(Exception):
     """An error answer in the Web API's shape: {"error": {"status", "message"}}."""
 
     def __init__(self, status: int, message: str, headers: Mapping[str, str] | None = None):

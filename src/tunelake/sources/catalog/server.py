@@ -39,7 +39,7 @@ from tunelake.sources.catalog.generator import Catalog, generate_catalog
 from tunelake.sources.catalog.options import CatalogOptions
 from tunelake.sources.catalog.ratelimit import RollingWindow
 from tunelake.sources.catalog.responses import (
-    ApiError,
+    ErrorAnswer,
     dropped,
     json_response,
     truncated,
@@ -94,7 +94,7 @@ class Gate:
                 await asyncio.sleep(fate.delay)
             try:
                 response = self._answer(request, fate, service, handler)
-            except ApiError as error:
+            except ErrorAnswer as error:
                 response = error.response()
             if fate.drop:
                 self.stats.fault("drop")
@@ -110,16 +110,16 @@ class Gate:
     def _answer(self, request: Request, fate: Fate, service: str, handler: Handler) -> Response:
         if fate.status == 429:
             self.stats.fault("429_burst")
-            raise ApiError(429, "API rate limit exceeded", {"Retry-After": fate.retry_after})
+            raise ErrorAnswer(429, "API rate limit exceeded", {"Retry-After": fate.retry_after})
         if fate.status is not None:
             self.stats.fault("5xx")
-            raise ApiError(fate.status, SERVER_ERROR_MESSAGES[fate.status])
+            raise ErrorAnswer(fate.status, SERVER_ERROR_MESSAGES[fate.status])
         if service == "spotify":
             self._authorise(request)
         wait = self.windows[service].admit()
         if wait is not None:
             retry_after = str(max(1, math.ceil(wait)))
-            raise ApiError(429, "API rate limit exceeded", {"Retry-After": retry_after})
+            raise ErrorAnswer(429, "API rate limit exceeded", {"Retry-After": retry_after})
         return handler(request)
 
     def _authorise(self, request: Request) -> None:
@@ -129,7 +129,7 @@ class Gate:
         challenge = 'Bearer realm="spotify"'
         if problem != MISSING:  # RFC 6750: no error attribute when no credentials were sent
             challenge += f', error="invalid_token", error_description="{problem}"'
-        raise ApiError(401, problem, {"WWW-Authenticate": challenge})
+        raise ErrorAnswer(401, problem, {"WWW-Authenticate": challenge})
 
     def counted(self, kind: str, endpoint: Endpoint) -> Endpoint:
         async def wrapper(request: Request) -> Response:
@@ -209,7 +209,7 @@ def create_app(options: CatalogOptions, catalog: Catalog | None = None) -> Starl
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         message = "Service not found" if status == 404 else str(getattr(exc, "detail", exc))
         stats.record("unknown", status)
-        return ApiError(status, message).response()
+        return ErrorAnswer(status, message).response()
 
     app = Starlette(routes=routes, exception_handlers={HTTPException: not_routed})
     app.state.catalog = catalog

@@ -15,12 +15,14 @@ from typing import Any, Protocol
 import pyarrow as pa
 from fsspec import AbstractFileSystem
 
+from tunelake.errors import BackendUnavailable, TunelakeError
 
-class LakeError(Exception):
+
+class LakeError(TunelakeError):
     """The lake cannot do what was asked (bad name, table or layout); the message says why."""
 
 
-class LakeUnavailable(LakeError):
+class LakeUnavailable(LakeError, BackendUnavailable):
     """The lake's storage cannot be reached (S3 endpoint down, bucket missing, access denied)."""
 
 

@@ -23,6 +23,7 @@ from botocore.config import Config
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from tunelake.config import ConfigError
+from tunelake.errors import TransientError
 from tunelake.names import normalise_name
 from tunelake.storage.serving.documents import (
     Encoded,
@@ -44,7 +45,7 @@ _URL_OPTIONS = {"endpoint_url", "region"}
 _UNREACHABLE = (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)
 
 
-class Throttled(ServingError):
+class Throttled(ServingError, TransientError):
     """DynamoDB still left part of a batch unprocessed after every retry."""
 
 

@@ -7,12 +7,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
 
+from tunelake.errors import BackendUnavailable, InputError, TunelakeError
 
-class ServingError(Exception):
+
+class ServingError(TunelakeError):
     """The serving store cannot do what was asked; the message says why and what to do."""
 
 
-class ServingUnavailable(ServingError):
+class ServingUnavailable(ServingError, BackendUnavailable):
     """The backend cannot be reached (or opened). Names the store by its safe URL."""
 
     def __init__(self, url: str, reason: str, fix: str) -> None:
@@ -20,7 +22,7 @@ class ServingUnavailable(ServingError):
         self.url = url
 
 
-class InvalidDocument(ServingError, ValueError):
+class InvalidDocument(ServingError, InputError):
     """A document the store cannot hold: no artist_id or name, or not JSON-serialisable."""
 
 

@@ -14,8 +14,10 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
+from tunelake.errors import BackendUnavailable
 
-class WarehouseUnavailable(RuntimeError):
+
+class WarehouseUnavailable(BackendUnavailable):
     """The warehouse database cannot be reached. The message names the URL, password masked,
     and the cause."""
 
