@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tunelake.cli import app
+from tunelake.errors import EX_USAGE
 
 DT = "2026-11-26"
 
@@ -64,8 +65,8 @@ def test_sql_from_a_file_and_a_clear_error(ran, home, tmp_path):
     )
     assert json.loads(ok.stdout)[0]["n"] > 0
     bad = CliRunner().invoke(app, ["sql", "SELEC nonsense", "--home", str(home)])
-    assert bad.exit_code == 1
-    assert "error:" in bad.output and "Traceback" not in bad.output
+    assert bad.exit_code == EX_USAGE
+    assert bad.output.startswith("error:") and len(bad.output.strip().splitlines()) == 1
 
 
 def test_similar_runs_and_ingest(ran, home):
@@ -97,7 +98,7 @@ def test_a_failed_run_exits_nonzero_with_one_line(home, tmp_path):
     result = CliRunner().invoke(
         app, ["run", "--home", str(home), "--source", f"file:{tmp_path}/none.csv"]
     )
-    assert result.exit_code == 1
+    assert result.exit_code == EX_USAGE
     last = result.output.strip().splitlines()[-1]
     assert last.startswith("error: dataset dump") and last.endswith("does not exist")
 
@@ -108,7 +109,7 @@ def test_bad_dt_and_unknown_profile(home):
         in CliRunner().invoke(app, ["run", "--home", str(home), "--dt", "26/11"]).output
     )
     unknown = CliRunner().invoke(app, ["runs", "--home", str(home), "--profile", "nope"])
-    assert unknown.exit_code == 1 and "profile 'nope' is not defined" in unknown.output
+    assert unknown.exit_code == EX_USAGE and "profile 'nope' is not defined" in unknown.output
 
 
 def test_catalog_serve_prints_its_port_and_answers(tmp_path):

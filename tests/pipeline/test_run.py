@@ -29,7 +29,7 @@ def test_run_end_to_end(make_settings):
     result = run_pipeline(settings, dt=DT)
 
     assert result.ok
-    assert [s["step"] for s in result.record["steps"]] == [
+    assert [s.step for s in result.record.steps] == [
         "discover",
         "extract",
         "validate",
@@ -37,7 +37,7 @@ def test_run_end_to_end(make_settings):
         "transform",
         "publish",
     ]
-    assert all(s["status"] == "ok" for s in result.record["steps"])
+    assert all(s.status == "ok" for s in result.record.steps)
     with open_resources(settings) as res:
         artists = res.warehouse.read("artists")
         # shared names are ambiguous and left out, never guessed
@@ -67,7 +67,7 @@ def test_run_end_to_end(make_settings):
         runs = res.warehouse.runs(5)
         assert runs[0]["status"] == "ok"
     assert result.report is not None and result.report.is_file()
-    record = json.loads((settings.runs_dir / f"{result.record['run_id']}.json").read_text())
+    record = json.loads((settings.runs_dir / f"{result.record.run_id}.json").read_text())
     assert record["status"] == "ok"
 
 
@@ -78,9 +78,9 @@ def test_same_dt_twice_gives_the_same_state(make_settings):
     second_run = run_pipeline(settings, dt=DT)
     assert snapshot(settings) == first
     # the second run resumed: nothing was fetched again
-    discover, extract = second_run.record["steps"][:2]
-    assert discover["details"]["queried_now"] == 0
-    assert extract["details"]["fetched_now"] == 0
+    discover, extract = second_run.record.steps[:2]
+    assert discover.details["queried_now"] == 0
+    assert extract.details["fetched_now"] == 0
 
 
 def _run_cli(home: Path, *extra: str) -> subprocess.Popen:
@@ -253,7 +253,7 @@ def test_backfill_rederives_from_raw_without_the_api(make_settings):
 
     results = backfill(offline, start=DT - timedelta(days=2), end=DT)
 
-    assert [r.record["dt"] for r in results] == [DT.isoformat()]
+    assert [r.record.dt for r in results] == [DT]
     assert all(r.ok for r in results)
     assert snapshot(settings) == before
 
