@@ -13,17 +13,19 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 import pyarrow as pa
+from pydantic import BaseModel
 
 from tunelake.config import Settings
 from tunelake.doctor import Check, diagnose
 from tunelake.errors import InputError, NotFound
-from tunelake.models import ArtistDocument, IngestRequest
+from tunelake.models import Artist, ArtistDocument, IngestRequest, RelatedArtist, TrackSummary
 from tunelake.names import normalise_name
 from tunelake.observability import RunRecord, StepFailed, one_line, records_from_rows
 from tunelake.pipeline import run as pipeline
@@ -34,24 +36,46 @@ from tunelake.pipeline.resources import (
     reading_warehouse,
 )
 from tunelake.pipeline.run import RunResult, StepProgress
+from tunelake.storage.serving.port import ServingStore
+from tunelake.storage.warehouse.port import Warehouse
 
 __all__ = [
+    "MAX_PAGE_SIZE",
+    "MAX_QUERY_LENGTH",
+    "ArtistPage",
+    "ArtistProfile",
     "Check",
+    "Overview",
+    "RejectCount",
+    "RunQuality",
     "RunResult",
     "SqlResult",
     "artist",
+    "artist_profile",
     "backfill",
     "doctor",
     "failure_summary",
+    "genres",
+    "health",
     "ingest",
     "ingest_request",
+    "overview",
     "recent_runs",
+    "rejects",
     "request_ingest",
     "run",
     "run_detail",
+    "run_quality",
+    "search_artists",
     "similar",
+    "similar_to",
     "sql",
+    "top_tracks",
 ]
+
+MAX_QUERY_LENGTH = 200
+"""Longest artist name or search text a use case takes: no artist is called anything longer."""
+MAX_PAGE_SIZE = 100
 
 
 def _quiet(step: str, done: int, total: int) -> None:
@@ -151,25 +175,59 @@ def ingest(
     return run(settings, dt=dt, queries=queries, dump_mapping=dump_mapping, progress=progress)
 
 
-def ingest_request(settings: Settings, request_id: int) -> IngestRequest:
-    with reading_warehouse(settings) as warehouse:
+def ingest_request(
+    settings: Settings, request_id: int, *, warehouse: Warehouse | None = None
+) -> IngestRequest:
+    with _warehouse(settings, warehouse) as warehouse:
         rows = warehouse.read("ingest_requests", {"request_id": request_id}).to_pylist()
     if not rows:
         raise NotFound(f"no ingest request {request_id}")
     return IngestRequest.model_validate(rows[0])
 
 
+# Reading stores -----------------------------------------------------------------------------
+# A read use case opens the one store it reads; a long-lived caller (the API) passes the store
+# it keeps open instead, so that a lookup is one key read, not a connection.
+
+
+@contextmanager
+def _serving(settings: Settings, store: ServingStore | None) -> Iterator[ServingStore]:
+    if store is not None:
+        yield store
+        return
+    with reading_serving(settings) as opened:
+        yield opened
+
+
+@contextmanager
+def _warehouse(settings: Settings, warehouse: Warehouse | None) -> Iterator[Warehouse]:
+    if warehouse is not None:
+        yield warehouse
+        return
+    with reading_warehouse(settings) as opened:
+        yield opened
+
+
+def _checked(text: str, what: str) -> str:
+    query = text.strip()
+    if not query:
+        raise InputError(f"give {what}")
+    if len(query) > MAX_QUERY_LENGTH:
+        raise InputError(f"{what} is at most {MAX_QUERY_LENGTH} characters, not {len(query)}")
+    return query
+
+
 # The serving store ------------------------------------------------------------------------
 
 
-def similar(settings: Settings, name_or_id: str) -> list[ArtistDocument]:
+def similar(
+    settings: Settings, name_or_id: str, *, store: ServingStore | None = None
+) -> list[ArtistDocument]:
     """The documents of the artists called name_or_id (case, spacing and Unicode form do not
     matter; several artists may share a name), or of the artist with that id; each holds its
     nearest artists. NotFound says how to ingest it."""
-    query = name_or_id.strip()
-    if not query:
-        raise InputError("give an artist name or id")
-    with reading_serving(settings) as store:
+    query = _checked(name_or_id, "an artist name or id")
+    with _serving(settings, store) as store:
         found = store.find_by_name(query)
         if not found:
             by_id = store.get(query)
@@ -182,32 +240,203 @@ def similar(settings: Settings, name_or_id: str) -> list[ArtistDocument]:
     return [ArtistDocument.model_validate(doc) for doc in found]
 
 
-def artist(settings: Settings, artist_id: str) -> ArtistDocument:
-    with reading_serving(settings) as store:
+def artist(
+    settings: Settings, artist_id: str, *, store: ServingStore | None = None
+) -> ArtistDocument:
+    """One key lookup in the serving store."""
+    with _serving(settings, store) as store:
         doc = store.get(artist_id)
     if doc is None:
         raise NotFound(f"no artist {artist_id!r} in the serving store")
     return ArtistDocument.model_validate(doc)
 
 
+def top_tracks(
+    settings: Settings, artist_id: str, *, store: ServingStore | None = None
+) -> tuple[TrackSummary, ...]:
+    return artist(settings, artist_id, store=store).top_tracks
+
+
+def similar_to(
+    settings: Settings, artist_id: str, *, store: ServingStore | None = None
+) -> tuple[RelatedArtist, ...]:
+    """The nearest artists of an artist, nearest first."""
+    return artist(settings, artist_id, store=store).related_artists
+
+
+class ArtistPage(BaseModel):
+    items: list[Artist]
+    total: int
+    """How many artists match in all."""
+    limit: int
+    offset: int
+
+
+def search_artists(
+    settings: Settings,
+    text: str,
+    *,
+    limit: int = 20,
+    offset: int = 0,
+    warehouse: Warehouse | None = None,
+) -> ArtistPage:
+    """Artists whose name contains text, by name: one page of at most MAX_PAGE_SIZE."""
+    query = _checked(text, "a name to search for")
+    if not 1 <= limit <= MAX_PAGE_SIZE or offset < 0:
+        raise InputError(
+            f"a page holds 1 to {MAX_PAGE_SIZE} artists from offset 0 on, not {limit} from {offset}"
+        )
+    with _warehouse(settings, warehouse) as warehouse:
+        rows, total = warehouse.search_artists(query, limit, offset)
+    return ArtistPage(
+        items=[Artist.model_validate(r) for r in rows], total=total, limit=limit, offset=offset
+    )
+
+
 # Run records ------------------------------------------------------------------------------
 
 
-def recent_runs(settings: Settings, limit: int = 20) -> list[RunRecord]:
+def recent_runs(
+    settings: Settings, limit: int = 20, *, warehouse: Warehouse | None = None
+) -> list[RunRecord]:
     """The newest runs, one record each with its steps; a run whose process died while it
     was running is `abandoned`."""
     if limit < 1:
         raise InputError(f"--limit must be at least 1, not {limit}")
-    with reading_warehouse(settings) as warehouse:
+    with _warehouse(settings, warehouse) as warehouse:
         return records_from_rows(warehouse.runs(limit))
 
 
-def run_detail(settings: Settings, run_id: str) -> RunRecord:
-    with reading_warehouse(settings) as warehouse:
+def run_detail(settings: Settings, run_id: str, *, warehouse: Warehouse | None = None) -> RunRecord:
+    with _warehouse(settings, warehouse) as warehouse:
         records = records_from_rows(warehouse.run(run_id))
     if not records:
         raise NotFound(f"no run {run_id!r}: `tunelake runs` lists the recent ones")
     return records[0]
+
+
+class RejectCount(BaseModel):
+    """Rows of a dataset quarantined for one reason (several failed rules: joined by "; ")."""
+
+    dataset: str
+    dt: date
+    reason: str
+    rows: int
+
+
+def rejects(settings: Settings, dt: date | None = None) -> list[RejectCount]:
+    """Quarantined rows by dataset and reason, per dt (or for one dt), from the lake's
+    `quarantine_<dataset>` views: newest dt first, most rows first."""
+    from tunelake.engines.sql import QUARANTINE_PREFIX, SqlEngine
+
+    engine = SqlEngine(reading_lake(settings))
+    try:
+        found = []
+        for view in engine.views():
+            if not view.startswith(QUARANTINE_PREFIX):
+                continue
+            where, params = ("WHERE dt = ?", [dt]) if dt else ("", [])
+            table = engine.query(
+                f'SELECT dt, reason, COUNT(*) AS "rows" FROM "{view}" {where} GROUP BY dt, reason',
+                params,
+            )
+            dataset = view.removeprefix(QUARANTINE_PREFIX)
+            found += [RejectCount(dataset=dataset, **r) for r in table.to_pylist()]
+    finally:
+        engine.close()
+    return sorted(found, key=lambda r: (-r.dt.toordinal(), -r.rows, r.dataset, r.reason))
+
+
+class RunQuality(BaseModel):
+    """A run with the rows its dt has in quarantine, by reason (the dt's last validation)."""
+
+    run: RunRecord
+    rejects: list[RejectCount]
+
+
+def run_quality(
+    settings: Settings, run_id: str, *, warehouse: Warehouse | None = None
+) -> RunQuality:
+    record = run_detail(settings, run_id, warehouse=warehouse)
+    try:
+        found = rejects(settings, record.dt)
+    except NotFound:  # a run that failed before the lake had anything
+        found = []
+    return RunQuality(run=record, rejects=found)
+
+
+# Dashboard aggregates ---------------------------------------------------------------------
+
+
+class Overview(BaseModel):
+    artists: int
+    tracks: int
+    latest_dt: date | None
+    """The newest dt a run completed."""
+    runs: list[RunRecord]
+
+
+def overview(settings: Settings, *, warehouse: Warehouse | None = None) -> Overview:
+    with _warehouse(settings, warehouse) as warehouse:
+        runs = records_from_rows(warehouse.runs(10))
+        artists, tracks = warehouse.count("artists"), warehouse.count("tracks")
+    done = [r.dt for r in runs if r.status == "ok"]
+    return Overview(artists=artists, tracks=tracks, latest_dt=max(done, default=None), runs=runs)
+
+
+def genres(
+    settings: Settings, limit: int = 30, *, warehouse: Warehouse | None = None
+) -> list[tuple[str, int]]:
+    """The genres with the most artists, with their number of artists."""
+    with _warehouse(settings, warehouse) as warehouse:
+        return warehouse.genre_counts(limit)
+
+
+class ArtistProfile(BaseModel):
+    """An artist's normalised audio-feature vector (as the similarity step compares them)
+    beside the mean of its neighbours' vectors, from the newest artist_vectors partition."""
+
+    artist: ArtistDocument
+    features: list[str]
+    values: list[float | None]
+    neighbours: list[float | None]
+
+
+def artist_profile(
+    settings: Settings, artist_id: str, *, store: ServingStore | None = None
+) -> ArtistProfile:
+    from tunelake.engines.sql import SqlEngine
+
+    doc = artist(settings, artist_id, store=store)
+    ids = [artist_id, *(r.artist_id for r in doc.related_artists)]
+    vectors: dict[str, list[float]] = {}
+    try:
+        engine = SqlEngine(reading_lake(settings))
+    except NotFound:  # the serving store came from elsewhere: no vectors to show
+        engine = None
+    if engine is not None:
+        try:
+            table = engine.query(
+                "SELECT artist_id, vector FROM artist_vectors "
+                "WHERE dt = (SELECT MAX(dt) FROM artist_vectors) AND list_contains(?, artist_id)",
+                [ids],
+            )
+        finally:
+            engine.close()
+        vectors = dict(
+            zip(table["artist_id"].to_pylist(), table["vector"].to_pylist(), strict=True)
+        )
+    features = list(settings.vector_features)
+    unknown: list[float | None] = [None] * len(features)
+    others = [vectors[i] for i in ids[1:] if i in vectors]
+    return ArtistProfile(
+        artist=doc,
+        features=features,
+        values=list(vectors.get(artist_id) or unknown),
+        neighbours=[sum(column) / len(others) for column in zip(*others, strict=True)]
+        if others
+        else unknown,
+    )
 
 
 # SQL over the lake ------------------------------------------------------------------------
@@ -274,3 +503,8 @@ def sql(settings: Settings, query: str) -> SqlResult:
 def doctor(settings: Settings) -> list[Check]:
     """Every backend of the profile: reachable or not, and the fix."""
     return diagnose(settings)
+
+
+def health(settings: Settings) -> list[Check]:
+    """The stores the service reads (warehouse, lake, serving store): reachable or not."""
+    return diagnose(settings, roles=("warehouse", "lake", "serving"))

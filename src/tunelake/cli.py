@@ -522,3 +522,26 @@ def doctor(home: Home = None, profile: ProfileOpt = None) -> None:
             out.print(f"            fix: {escape(c.fix)}", highlight=False, soft_wrap=True)
     if not all(c.ok for c in checks):
         raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    home: Home = None,
+    profile: ProfileOpt = None,
+    host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port; 0 picks a free one")] = 8080,
+) -> None:
+    """Serve the API, the dashboard (/) and the chatbot skill (/chat/kakao) over the stores."""
+    from tunelake.service.api import serve as serve_app
+
+    settings = _settings(home, profile, reads_only=True)
+
+    def ready(base_url: str) -> None:
+        out.print(
+            f"tunelake serving on {base_url} (dashboard {base_url}/, API {base_url}/openapi.json)",
+            soft_wrap=True,
+            highlight=False,
+        )
+
+    with _errors():
+        serve_app(settings, host=host, port=port, on_ready=ready)

@@ -87,6 +87,14 @@ class Settings(BaseSettings):
     similarity_engine: Literal["numpy", "spark"] = "numpy"
     """numpy (in-process) or spark (the spark extra)."""
 
+    # the service (`tunelake serve`)
+    api_token: SecretStr | None = None
+    """Bearer token the write endpoints ask for; none set: they refuse every caller."""
+    api_public_reads: bool = True
+    """Read endpoints answer anyone; False: they ask for the token too."""
+    api_cors_origins: tuple[str, ...] = ()
+    """Origins a browser may call the API from (CORS); none by default."""
+
     # derived locations -------------------------------------------------------------------
     @property
     def resolved_warehouse_url(self) -> str:

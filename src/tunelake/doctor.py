@@ -80,7 +80,11 @@ _FIXES: dict[str, Callable[[Settings], str]] = {
 }
 
 
-def diagnose(settings: Settings) -> list[Check]:
+ROLES = ("warehouse", "lake", "serving", "source")
+
+
+def diagnose(settings: Settings, roles: tuple[str, ...] = ROLES) -> list[Check]:
+    """A check per role (every role by default)."""
     probes: dict[str, tuple[str, Callable[[Settings], str]]] = {
         "warehouse": (settings.resolved_warehouse_url, _warehouse),
         "lake": (settings.resolved_lake_url, _lake),
@@ -89,6 +93,8 @@ def diagnose(settings: Settings) -> list[Check]:
     }
     checks = []
     for role, (target, probe) in probes.items():
+        if role not in roles:
+            continue
         try:
             detail = probe(settings)
         except Exception as exc:  # every failure is a finding here, not a crash
