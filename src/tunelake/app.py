@@ -394,7 +394,8 @@ def genres(
 
 class ArtistProfile(BaseModel):
     """An artist's normalised audio-feature vector (as the similarity step compares them)
-    beside the mean of its neighbours' vectors, from the newest artist_vectors partition."""
+    beside the mean of its neighbours' vectors, from the artist_vectors partition of the dt
+    its document was published for."""
 
     artist: ArtistDocument
     features: list[str]
@@ -416,10 +417,11 @@ def artist_profile(
         engine = None
     if engine is not None:
         try:
+            # the partition the document was published from: its neighbours are of that dt
             table = engine.query(
-                "SELECT artist_id, vector FROM artist_vectors "
-                "WHERE dt = (SELECT MAX(dt) FROM artist_vectors) AND list_contains(?, artist_id)",
-                [ids],
+                "SELECT artist_id, vector FROM artist_vectors WHERE list_contains(?, artist_id) "
+                "AND dt = COALESCE(CAST(? AS DATE), (SELECT MAX(dt) FROM artist_vectors))",
+                [ids, doc.dt],
             )
         finally:
             engine.close()

@@ -26,9 +26,14 @@ PROBLEM = "application/problem+json"
 
 @pytest.fixture(
     scope="module",
-    params=[pytest.param("sqlite", id="sqlite"), pytest.param("redis", id="redis", marks=pytest.mark.services)],
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("redis", id="redis", marks=pytest.mark.services),
+    ],
 )
-def backend(request: pytest.FixtureRequest, published: Path) -> Iterator[tuple[Settings, httpx.Client]]:
+def backend(
+    request: pytest.FixtureRequest, published: Path
+) -> Iterator[tuple[Settings, httpx.Client]]:
     """(the settings the server runs on, a client of it), per serving backend."""
     if request.param == "sqlite":
         settings = settings_of(published)
@@ -38,7 +43,9 @@ def backend(request: pytest.FixtureRequest, published: Path) -> Iterator[tuple[S
         yield settings, client
 
 
-def test_similar_is_the_serving_documents_neighbours(backend: tuple[Settings, httpx.Client]) -> None:
+def test_similar_is_the_serving_documents_neighbours(
+    backend: tuple[Settings, httpx.Client],
+) -> None:
     settings, client = backend
     with reading_serving(settings) as store:
         assert store.url.startswith("redis://" if settings.serving_url else "sqlite:///")
@@ -204,7 +211,10 @@ def test_health_is_503_when_a_store_is_down(published: Path) -> None:
 def test_metrics_count_requests_by_route(client: httpx.Client) -> None:
     client.get("/artists/nobody")
     text = client.get("/metrics").text
-    assert 'tunelake_http_requests_total{method="GET",route="/artists/{artist_id}",status="404"}' in text
+    assert (
+        'tunelake_http_requests_total{method="GET",route="/artists/{artist_id}",status="404"}'
+        in text
+    )
     assert "tunelake_http_request_duration_seconds_bucket" in text
     assert "nobody" not in text  # routes, not raw paths
 

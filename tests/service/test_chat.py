@@ -26,7 +26,13 @@ def payload(utterance: Any) -> dict[str, Any]:
             "user": {"id": "620678", "type": "botUserKey", "properties": {}},
         },
         "bot": {"id": "5a548e36aea1a43fa851ecd9", "name": "tunelake"},
-        "action": {"name": "similar", "clientExtra": None, "params": {}, "id": "x", "detailParams": {}},
+        "action": {
+            "name": "similar",
+            "clientExtra": None,
+            "params": {},
+            "id": "x",
+            "detailParams": {},
+        },
     }
 
 

@@ -24,7 +24,9 @@ def test_writes_need_the_configured_token(client: httpx.Client) -> None:
         assert answer.status_code == 401, headers
         assert answer.headers["www-authenticate"] == "Bearer"
         assert answer.headers["content-type"] == "application/problem+json"
-    accepted = client.post("/ingest-requests", json=ASK, headers={"Authorization": f"Bearer {TOKEN}"})
+    accepted = client.post(
+        "/ingest-requests", json=ASK, headers={"Authorization": f"Bearer {TOKEN}"}
+    )
     assert accepted.status_code == 202
 
 
@@ -38,7 +40,9 @@ def test_without_a_configured_token_writes_refuse_everyone(published: Path) -> N
             assert "no API token" in answer.json()["detail"]
 
 
-def test_reads_are_public_by_default_and_can_be_closed(published: Path, client: httpx.Client) -> None:
+def test_reads_are_public_by_default_and_can_be_closed(
+    published: Path, client: httpx.Client
+) -> None:
     assert client.get("/runs").status_code == 200
     with running(settings_of(published, api_token=TOKEN, api_public_reads=False)) as closed:
         assert closed.get("/runs").status_code == 401
@@ -79,7 +83,7 @@ def test_no_secret_reaches_a_client_or_the_log(published: Path, tmp_path: Path) 
     for text in [logged, *(a.text for a in answers)]:
         assert TOKEN not in text
         assert password not in text
-    assert all("Traceback" not in a.text and "File \"" not in a.text for a in answers)
+    assert all("Traceback" not in a.text and 'File "' not in a.text for a in answers)
 
 
 @pytest.mark.parametrize("path", ["/openapi.json", "/metrics", "/health", "/ping"])
