@@ -20,7 +20,7 @@ from datetime import date, datetime
 from typing import Any
 
 import pyarrow as pa
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from tunelake.config import Settings
 from tunelake.doctor import Check, diagnose
@@ -240,15 +240,19 @@ def similar(
     return [ArtistDocument.model_validate(doc) for doc in found]
 
 
-def artist(
-    settings: Settings, artist_id: str, *, store: ServingStore | None = None
-) -> ArtistDocument:
+def _document(settings: Settings, artist_id: str, store: ServingStore | None) -> dict[str, Any]:
     """One key lookup in the serving store."""
     with _serving(settings, store) as store:
         doc = store.get(artist_id)
     if doc is None:
         raise NotFound(f"no artist {artist_id!r} in the serving store")
-    return ArtistDocument.model_validate(doc)
+    return doc
+
+
+def artist(
+    settings: Settings, artist_id: str, *, store: ServingStore | None = None
+) -> ArtistDocument:
+    return ArtistDocument.model_validate(_document(settings, artist_id, store))
 
 
 def top_tracks(
@@ -257,11 +261,16 @@ def top_tracks(
     return artist(settings, artist_id, store=store).top_tracks
 
 
+_NEIGHBOURS = TypeAdapter(tuple[RelatedArtist, ...])
+
+
 def similar_to(
     settings: Settings, artist_id: str, *, store: ServingStore | None = None
 ) -> tuple[RelatedArtist, ...]:
-    """The nearest artists of an artist, nearest first."""
-    return artist(settings, artist_id, store=store).related_artists
+    """The nearest artists of an artist, nearest first. The hot path of the API: only the
+    neighbours are validated, not the whole document."""
+    doc = _document(settings, artist_id, store)
+    return _NEIGHBOURS.validate_python(doc.get("related_artists") or ())
 
 
 class ArtistPage(BaseModel):

@@ -101,9 +101,11 @@ def running(settings: Settings) -> Iterator[httpx.Client]:
     """The service over settings, and an HTTP client pointed at it."""
     app = create_app(settings)
     try:
-        with serve_in_thread(app, name="tunelake-service") as port:
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
-                yield client
+        with (
+            serve_in_thread(app, name="tunelake-service") as port,
+            httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client,
+        ):
+            yield client
     finally:
         app.state.service.close()
 

@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 import structlog
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, TypeAdapter
 
 from tunelake import app as use_cases
 from tunelake.models import ArtistDocument, IngestRequest, RelatedArtist, TrackSummary
@@ -24,6 +24,8 @@ MAX_LENGTH = use_cases.MAX_QUERY_LENGTH
 MAX_OFFSET = 1_000_000
 MAX_ID = 2**31 - 1
 
+Neighbours = tuple[RelatedArtist, ...]
+_NEIGHBOURS = TypeAdapter(Neighbours)
 ArtistId = Annotated[str, Path(min_length=1, max_length=MAX_LENGTH)]
 
 
@@ -46,7 +48,7 @@ class Pong(BaseModel):
     ok: bool = True
 
 
-def service(request: Request) -> Service:
+async def service(request: Request) -> Service:  # async: no thread-pool hop
     svc: Service = request.app.state.service
     return svc
 
@@ -78,10 +80,17 @@ def router(read: Guard, write: Guard) -> APIRouter:
     def top_tracks(svc: Svc, artist_id: ArtistId) -> tuple[TrackSummary, ...]:
         return use_cases.top_tracks(svc.settings, artist_id, store=svc.serving())
 
-    @api.get("/artists/{artist_id}/similar", dependencies=reads, tags=["artists"])
-    def similar(svc: Svc, artist_id: ArtistId) -> tuple[RelatedArtist, ...]:
+    @api.get(
+        "/artists/{artist_id}/similar",
+        dependencies=reads,
+        tags=["artists"],
+        response_model=Neighbours,
+    )
+    def similar(svc: Svc, artist_id: ArtistId) -> Response:
         """The nearest artists, nearest first: one key lookup in the serving store."""
-        return use_cases.similar_to(svc.settings, artist_id, store=svc.serving())
+        neighbours = use_cases.similar_to(svc.settings, artist_id, store=svc.serving())
+        # validated by the use case already: serialised once, not validated again by FastAPI
+        return Response(_NEIGHBOURS.dump_json(neighbours), media_type="application/json")
 
     @api.post("/ingest-requests", status_code=202, dependencies=writes, tags=["ingest requests"])
     def ask_for_ingest(svc: Svc, ask: IngestAsk, response: Response) -> IngestRequest:
