@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from functools import cache
 from typing import Any
+from urllib.parse import quote
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
@@ -24,6 +25,11 @@ def number(value: Any, template: str = "{:,}") -> str:
     return str(value)
 
 
+def path_segment(value: Any) -> str:
+    """A value quoted as one URL path segment: a `/` or `..` in an id cannot leave it."""
+    return quote(str(value), safe="")
+
+
 def status_class(status: Any) -> str:
     return "status-" + "".join(c for c in str(status or "").lower() if c.isalnum())
 
@@ -37,7 +43,9 @@ def environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(number=number, status_class=status_class, mask_url=mask_url)
+    env.filters.update(
+        number=number, status_class=status_class, mask_url=mask_url, path_segment=path_segment
+    )
     env.globals.update(is_number=lambda v: isinstance(v, int | float) and not isinstance(v, bool))
     return env
 
