@@ -13,11 +13,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 from pydantic import BaseModel, TypeAdapter
@@ -72,6 +72,8 @@ __all__ = [
     "sql",
     "top_tracks",
 ]
+
+T = TypeVar("T")
 
 MAX_QUERY_LENGTH = 200
 """Longest artist name or search text a use case takes: no artist is called anything longer."""
@@ -178,7 +180,7 @@ def ingest(
 def ingest_request(
     settings: Settings, request_id: int, *, warehouse: Warehouse | None = None
 ) -> IngestRequest:
-    with _warehouse(settings, warehouse) as warehouse:
+    with _given_or(warehouse, lambda: reading_warehouse(settings)) as warehouse:
         rows = warehouse.read("ingest_requests", {"request_id": request_id}).to_pylist()
     if not rows:
         raise NotFound(f"no ingest request {request_id}")
@@ -191,20 +193,12 @@ def ingest_request(
 
 
 @contextmanager
-def _serving(settings: Settings, store: ServingStore | None) -> Iterator[ServingStore]:
-    if store is not None:
-        yield store
+def _given_or(given: T | None, opening: Callable[[], AbstractContextManager[T]]) -> Iterator[T]:
+    """The store the caller keeps open, or one opened for this call only."""
+    if given is not None:
+        yield given
         return
-    with reading_serving(settings) as opened:
-        yield opened
-
-
-@contextmanager
-def _warehouse(settings: Settings, warehouse: Warehouse | None) -> Iterator[Warehouse]:
-    if warehouse is not None:
-        yield warehouse
-        return
-    with reading_warehouse(settings) as opened:
+    with opening() as opened:
         yield opened
 
 
@@ -227,7 +221,7 @@ def similar(
     matter; several artists may share a name), or of the artist with that id; each holds its
     nearest artists. NotFound says how to ingest it."""
     query = _checked(name_or_id, "an artist name or id")
-    with _serving(settings, store) as store:
+    with _given_or(store, lambda: reading_serving(settings)) as store:
         found = store.find_by_name(query)
         if not found:
             by_id = store.get(query)
@@ -242,7 +236,7 @@ def similar(
 
 def _document(settings: Settings, artist_id: str, store: ServingStore | None) -> dict[str, Any]:
     """One key lookup in the serving store."""
-    with _serving(settings, store) as store:
+    with _given_or(store, lambda: reading_serving(settings)) as store:
         doc = store.get(artist_id)
     if doc is None:
         raise NotFound(f"no artist {artist_id!r} in the serving store")
@@ -295,7 +289,7 @@ def search_artists(
         raise InputError(
             f"a page holds 1 to {MAX_PAGE_SIZE} artists from offset 0 on, not {limit} from {offset}"
         )
-    with _warehouse(settings, warehouse) as warehouse:
+    with _given_or(warehouse, lambda: reading_warehouse(settings)) as warehouse:
         rows, total = warehouse.search_artists(query, limit, offset)
     return ArtistPage(
         items=[Artist.model_validate(r) for r in rows], total=total, limit=limit, offset=offset
@@ -312,12 +306,12 @@ def recent_runs(
     was running is `abandoned`."""
     if limit < 1:
         raise InputError(f"--limit must be at least 1, not {limit}")
-    with _warehouse(settings, warehouse) as warehouse:
+    with _given_or(warehouse, lambda: reading_warehouse(settings)) as warehouse:
         return records_from_rows(warehouse.runs(limit))
 
 
 def run_detail(settings: Settings, run_id: str, *, warehouse: Warehouse | None = None) -> RunRecord:
-    with _warehouse(settings, warehouse) as warehouse:
+    with _given_or(warehouse, lambda: reading_warehouse(settings)) as warehouse:
         records = records_from_rows(warehouse.run(run_id))
     if not records:
         raise NotFound(f"no run {run_id!r}: `tunelake runs` lists the recent ones")
@@ -386,7 +380,7 @@ class Overview(BaseModel):
 
 
 def overview(settings: Settings, *, warehouse: Warehouse | None = None) -> Overview:
-    with _warehouse(settings, warehouse) as warehouse:
+    with _given_or(warehouse, lambda: reading_warehouse(settings)) as warehouse:
         runs = records_from_rows(warehouse.runs(10))
         artists, tracks = warehouse.count("artists"), warehouse.count("tracks")
     done = [r.dt for r in runs if r.status == "ok"]
@@ -397,7 +391,7 @@ def genres(
     settings: Settings, limit: int = 30, *, warehouse: Warehouse | None = None
 ) -> list[tuple[str, int]]:
     """The genres with the most artists, with their number of artists."""
-    with _warehouse(settings, warehouse) as warehouse:
+    with _given_or(warehouse, lambda: reading_warehouse(settings)) as warehouse:
         return warehouse.genre_counts(limit)
 
 
