@@ -1,5 +1,8 @@
 """The request-body limit, checked before any route reads the body: a declared length over it
-is refused at once, and a body sent without one (chunked) is read no further than the limit."""
+is refused at once, and a body sent without one (chunked) is read no further than the limit.
+
+Not FastAPI's own `max_body_size`: Starlette's limiter answers 413 in plain text, replacing
+whatever the app says, and every error of this API is a problem document."""
 
 from __future__ import annotations
 
