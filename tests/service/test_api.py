@@ -194,13 +194,14 @@ def test_health_checks_every_store(client: httpx.Client, published: Path) -> Non
     assert all(c["ok"] for c in report["checks"])
 
 
-@pytest.mark.services
 def test_health_is_503_when_a_store_is_down(published: Path) -> None:
     # a Redis URL on a port where nothing listens
     settings = settings_of(published, serving_url="redis://127.0.0.1:1/0", request_timeout=1)
     with running(settings) as client:
         answer = client.get("/health")
         similar = client.get("/artists/x/similar")
+        metrics = client.get("/metrics").text
+    assert 'tunelake_serving_store_errors_total{error="ServingUnavailable"} 1.0' in metrics
     assert answer.status_code == 503
     serving = next(c for c in answer.json()["checks"] if c["role"] == "serving")
     assert serving == {"role": "serving", "ok": False, "detail": "unreachable"}
