@@ -352,9 +352,15 @@ def test_check_reject_fraction_raises_with_a_clear_message() -> None:
     with pytest.raises(TooManyRejects) as info:
         check_reject_fraction(results, 0.25)
     message = str(info.value)
-    assert "artists: 2/4 rows rejected (50.0%), more than the 25.0% allowed" in message
-    assert "tracks: 2/4 rows rejected" in message
-    assert "most common reason: name is required (2 rows)" in message
+    # one line: entry points print a user error's first line only
+    assert "\n" not in message
+    assert "more than the 25.0% allowed" in message
+    assert (
+        "artists rejected 2 of 4 rows (50.0%; most common reason: name is required (2 rows))"
+        in message
+    )
+    assert "tracks rejected 2 of 4 rows" in message
+    assert "TUNELAKE_MAX_REJECT_FRACTION" in message
     assert "top" not in message
     assert info.value.rejects == {"artists": (2, 4), "tracks": (2, 4)}
 

@@ -84,7 +84,7 @@ def test_parquet_dump_with_a_column_mapping(tmp_path):
     path = tmp_path / "tracks.parquet"
     pq.write_table(pa.Table.from_pylist(rows), path)
 
-    table = read_dump(
+    dump, columns = read_dump(
         DumpSpec(
             path,
             {
@@ -96,8 +96,14 @@ def test_parquet_dump_with_a_column_mapping(tmp_path):
         )
     )
 
-    assert table.num_rows == 4
-    assert set(table.column_names) == {"track_id", "track_name", "artist_name", "artist_id"}
+    assert dump.table.num_rows == 4
+    assert columns.renames == {
+        "tid": "track_id",
+        "title": "track_name",
+        "singer": "artist_name",
+        "singer_id": "artist_id",
+    }
+    assert columns.ignored == ()
 
 
 def test_a_dump_without_ids_says_which_columns_to_map(tmp_path):

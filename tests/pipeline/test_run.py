@@ -20,7 +20,7 @@ from tunelake.pipeline.progress import read_progress
 from tunelake.pipeline.resources import open_resources
 from tunelake.pipeline.run import backfill, run_pipeline
 from tunelake.sources.catalog.generator import generate_catalog
-from tunelake.sources.raw import RawResponse
+from tunelake.sources.raw_responses import RawResponse
 from tunelake.storage.lake import open_lake
 
 

@@ -18,8 +18,8 @@ from tunelake.observability import RunRecorder, StepFailed
 from tunelake.pipeline import steps
 from tunelake.pipeline.progress import read_progress
 from tunelake.pipeline.resources import Resources, open_resources
-from tunelake.pipeline.source import open_source
 from tunelake.report import write_report
+from tunelake.sources.factory import open_source
 
 STEPS = ("discover", "extract", "validate", "load", "transform", "publish")
 DERIVE_STEPS = STEPS[2:]
