@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from tunelake.models import FeatureValues
 from tunelake.sources.dump.read import DumpError
+from tunelake.sources.errors import printable
 
 REQUIRED = ("track_id", "track_name", "artist_id", "artist_name")
 #: The audio-feature columns a dump may carry.
@@ -65,14 +66,14 @@ def plan_columns(where: str, names: Sequence[str], mapping: Mapping[str, str]) -
     unknown = sorted(set(mapping.values()) - set(OURS))
     if unknown:
         raise DumpError(
-            f"--map for {where} names unknown column(s) {', '.join(unknown)}; "
+            f"--map for {where} names unknown column(s) {printable(', '.join(unknown))}; "
             f"tunelake's columns: {', '.join(OURS)}"
         )
     absent = [theirs for theirs in mapping if theirs not in names]
     if absent:
         raise DumpError(
-            f"--map names column(s) {', '.join(absent)} that {where} lacks; "
-            f"its columns: {', '.join(names)}"
+            f"--map names column(s) {printable(', '.join(absent))} that {where} lacks; "
+            f"its columns: {printable(', '.join(names))}"
         )
     chosen: dict[str, str] = {}  # ours -> theirs
     for candidates in (
@@ -86,7 +87,8 @@ def plan_columns(where: str, names: Sequence[str], mapping: Mapping[str, str]) -
     missing = [c for c in REQUIRED if c not in chosen]
     if missing:
         raise DumpError(
-            f"{where} lacks column(s) {', '.join(missing)}; its columns: {', '.join(names)}; "
+            f"{where} lacks column(s) {', '.join(missing)}; "
+            f"its columns: {printable(', '.join(names))}; "
             "map the dump's names with --map DUMP_COLUMN=COLUMN"
         )
     renames = {theirs: ours for ours, theirs in chosen.items()}
