@@ -126,7 +126,9 @@ def dump_records(rows: Iterable[Mapping[str, Any]], columns: Mapping[str, str]) 
     )
 
 
-def _add_artist(artists: dict[str, dict[str, Any]], artist_id: str, v: Mapping[str, Any], n: int):
+def _add_artist(
+    artists: dict[str, dict[str, Any]], artist_id: str, v: Mapping[str, Any], n: int
+) -> None:
     genres = split_list(v.get("genres"))
     known = artists.get(artist_id)
     if known is None:
