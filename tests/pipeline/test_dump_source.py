@@ -201,3 +201,25 @@ def test_a_track_under_two_artists_is_quarantined_and_counted(make_settings, tmp
     assert rejected["source_row"] == len(rows) + 1
     assert "listed under artist art000 in row 1 and under art001 here" in rejected["reason"]
     assert [t["artist_id"] for t in kept if t["track_id"] == rows[0]["id"]] == ["art000"]
+
+
+def test_a_parquet_dump_with_other_column_types_runs_and_quarantines_what_is_bad(
+    make_settings, tmp_path
+):
+    rows = [
+        {**r, "artist_ids": int(r["artist_ids"][3:]), "tempo": str(r["tempo"])}
+        for r in _dump_rows(6, 4)
+    ]
+    rows[4]["tempo"] = "fast"  # one bad value in 24 rows: under the reject limit
+    path = tmp_path / "tracks.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    settings = make_settings(source=f"file:{path}")
+
+    result = run_pipeline(settings, dt=DT)
+
+    assert result.ok
+    with open_resources(settings) as res:
+        artist_ids = {a["artist_id"] for a in res.warehouse.read("artists").to_pylist()}
+        assert artist_ids == {"0", "1", "2", "3", "4", "5"}
+        [rejected] = res.lake.read_quarantine("audio_features", DT).to_pylist()
+    assert rejected["source_row"] == 5 and "tempo cannot be read" in rejected["reason"]
