@@ -51,7 +51,7 @@ class DumpSpec:
                 f"dataset dump {path} is a directory: give the CSV or Parquet file inside it"
             )
         if not path.is_file():
-            raise DumpError(f"dataset dump {path} does not exist: check the path after file:")
+            raise DumpError(f"dataset dump {path} does not exist")
         if delimiter is not None and (len(delimiter) != 1 or delimiter in '"\r\n'):
             raise DumpError(f"delimiter {delimiter!r} for {path} must be one character")
         return cls(path, dict(mapping or {}), delimiter)
