@@ -16,16 +16,17 @@ from datetime import date
 from pathlib import Path
 
 from tunelake.config import load_settings
+from tunelake.observability import RunRecord
 from tunelake.pipeline.run import run_pipeline
 
 
-def _table(label: str, record: dict, wall: float) -> None:
-    print(f"\n{label}: {wall:.2f} s wall, status {record['status']}")
+def _table(label: str, record: RunRecord, wall: float) -> None:
+    print(f"\n{label}: {wall:.2f} s wall, status {record.status}")
     print(f"  {'step':<10} {'seconds':>8} {'rows in':>9} {'rows out':>9} {'quarantined':>12}")
-    for s in record["steps"]:
+    for s in record.steps:
         print(
-            f"  {s['step']:<10} {s['duration_s']:>8.2f} {s['rows_in']:>9} {s['rows_out']:>9}"
-            f" {s['rows_quarantined']:>12}"
+            f"  {s.step:<10} {s.duration_s or 0:>8.2f} {s.rows_in:>9} {s.rows_out:>9}"
+            f" {s.rows_quarantined:>12}"
         )
 
 

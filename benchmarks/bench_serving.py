@@ -30,7 +30,6 @@ import boto3
 import numpy as np
 import redis
 
-from tunelake.config import Settings
 from tunelake.localservices.dynalite import start_dynalite
 from tunelake.storage.serving import ServingStore, ServingUnavailable, open_serving
 
@@ -227,7 +226,7 @@ def bench(name: str, args: argparse.Namespace, docs: list[Doc], workdir: Path) -
     sample = docs[: args.baseline_sample]
     try:
         with BACKENDS[name](workdir, args) as (url, naive):
-            store = open_serving(url, Settings())
+            store = open_serving(url)
             try:
                 write_s = timed(lambda: store.put_many(docs))
                 if store.count() != len(docs):

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from tunelake.cli import app
+from tunelake.errors import EX_USAGE
 
 DT = "2026-11-26"
 
@@ -64,8 +65,8 @@ def test_sql_from_a_file_and_a_clear_error(ran, home, tmp_path):
     )
     assert json.loads(ok.stdout)[0]["n"] > 0
     bad = CliRunner().invoke(app, ["sql", "SELEC nonsense", "--home", str(home)])
-    assert bad.exit_code == 1
-    assert "error:" in bad.output and "Traceback" not in bad.output
+    assert bad.exit_code == EX_USAGE
+    assert bad.output.startswith("error:") and len(bad.output.strip().splitlines()) == 1
 
 
 def test_similar_runs_and_ingest(ran, home):
@@ -97,7 +98,7 @@ def test_a_failed_run_exits_nonzero_with_one_line(home, tmp_path):
     result = CliRunner().invoke(
         app, ["run", "--home", str(home), "--source", f"file:{tmp_path}/none.csv"]
     )
-    assert result.exit_code == 1
+    assert result.exit_code == EX_USAGE
     last = result.output.strip().splitlines()[-1]
     assert last.startswith("error: dataset dump") and last.endswith("does not exist")
 
@@ -108,7 +109,7 @@ def test_bad_dt_and_unknown_profile(home):
         in CliRunner().invoke(app, ["run", "--home", str(home), "--dt", "26/11"]).output
     )
     unknown = CliRunner().invoke(app, ["runs", "--home", str(home), "--profile", "nope"])
-    assert unknown.exit_code == 1 and "profile 'nope' is not defined" in unknown.output
+    assert unknown.exit_code == EX_USAGE and "profile 'nope' is not defined" in unknown.output
 
 
 def test_catalog_serve_prints_its_port_and_answers(tmp_path):
@@ -165,3 +166,57 @@ def test_ingest_queues_requests_and_records_their_outcome(home):
         assert res.warehouse.count("artists") == 1
     assert requests[name]["status"] == "done" and requests[name]["artist_id"]
     assert requests["Nobody At All"]["status"] == "not_found"
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "code", "says"),
+    [
+        (
+            {
+                "TUNELAKE_WAREHOUSE_URL": f"postgresql+psycopg://u:pw-9x@127.0.0.1:{_closed_port()}/db"
+            },
+            ["runs"],
+            69,
+            "warehouse postgresql+psycopg://u:***@127.0.0.1",
+        ),
+        (
+            {"TUNELAKE_SERVING_URL": f"redis://:pw-9x@127.0.0.1:{_closed_port()}/0"},
+            ["similar", "anyone"],
+            69,
+            "serving store redis://:***@127.0.0.1",
+        ),
+        ({"TUNELAKE_LAKE_URL": "s3://bad=bucket/x"}, ["sql", "SELECT 1"], 1, "has '=' in it"),
+        ({}, ["run", "--dt", DT, "--seeds", "empty.txt"], EX_USAGE, "names no artist"),
+    ],
+)
+def test_expected_failures_are_one_line_with_their_exit_code(
+    home, tmp_path, monkeypatch, env, args, code, says
+):
+    (tmp_path / "empty.txt").write_text("# nobody\n", encoding="utf-8")
+    home.mkdir()
+    (home / "warehouse.db").touch()
+    (home / "serving.db").touch()
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(app, [*args, "--home", str(home)])
+    assert result.exit_code == code, result.output
+    assert result.output.count("error:") == 1 and says in result.output
+    assert "Traceback" not in result.output and "pw-9x" not in result.output
+
+
+def test_a_file_given_as_home_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TUNELAKE_CATALOG_ARTISTS", "20")
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    result = CliRunner().invoke(app, ["run", "--home", str(tmp_path / "afile")])
+    assert result.exit_code == EX_USAGE, result.output
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("error: cannot use") and "--home" in last

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 
 from tunelake.datasets import ARTISTS, AUDIO_FEATURES, RELATED_ARTISTS, TOP_TRACKS
 from tunelake.models import DEFAULT_VECTOR_FEATURES
+from tunelake.observability import RunRecord
 from tunelake.report import write_report
 
 NASTY = '<script>alert("x")</script> & "Co"'
@@ -99,39 +101,41 @@ def top_tracks_table(n: int) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=TOP_TRACKS.schema)
 
 
-RUN: dict[str, Any] = {
-    "run_id": "run-2026-01-02-abc",
-    "dt": "2026-01-02",
-    "status": "failed",
-    "error": "step load failed: <IntegrityError>",
-    "started_at": "2026-01-02T03:00:00+00:00",
-    "finished_at": "2026-01-02T03:01:00+00:00",
-    "steps": [
-        {
-            "step": "extract",
-            "status": "ok",
-            "rows_in": 1200,
-            "rows_out": 1190,
-            "rows_quarantined": 10,
-            "duration_s": 12.3456,
-            "error": None,
+RUN = RunRecord.model_validate(
+    {
+        "run_id": "run-2026-01-02-abc",
+        "dt": "2026-01-02",
+        "status": "failed",
+        "error": "step load failed: <IntegrityError>",
+        "started_at": "2026-01-02T03:00:00+00:00",
+        "finished_at": "2026-01-02T03:01:00+00:00",
+        "steps": [
+            {
+                "step": "extract",
+                "status": "ok",
+                "rows_in": 1200,
+                "rows_out": 1190,
+                "rows_quarantined": 10,
+                "duration_s": 12.3456,
+                "error": None,
+            },
+            {
+                "step": "load",
+                "status": "failed",
+                "rows_in": 1190,
+                "rows_out": 0,
+                "rows_quarantined": 0,
+                "duration_s": 0.5,
+                "error": "IntegrityError: <unique> & 'key'",
+            },
+        ],
+        "outputs": {
+            "warehouse": "mysql+pymysql://root:s3cret@127.0.0.1:3306/test",
+            "lake": "/data/lake",
+            "serving": "redis://127.0.0.1:6379/0",
         },
-        {
-            "step": "load",
-            "status": "failed",
-            "rows_in": 1190,
-            "rows_out": 0,
-            "rows_quarantined": 0,
-            "duration_s": 0.5,
-            "error": "IntegrityError: <unique> & 'key'",
-        },
-    ],
-    "outputs": {
-        "warehouse": "mysql+pymysql://root:s3cret@127.0.0.1:3306/test",
-        "lake": "/data/lake",
-        "serving": "redis://127.0.0.1:6379/0",
-    },
-}
+    }
+)
 
 
 @pytest.fixture(scope="module")
@@ -232,7 +236,7 @@ def test_report_without_popularity_features_by_name(tmp_path: Path) -> None:
 
 
 def test_report_of_an_empty_run(tmp_path: Path) -> None:
-    empty = {"run_id": "r0", "dt": "2026-01-02", "status": "running", "steps": []}
+    empty = RunRecord(run_id="r0", dt=date(2026, 1, 2), status="running")
     path = write_report(
         tmp_path / "run.html",
         empty,

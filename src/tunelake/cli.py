@@ -1,14 +1,12 @@
 """The `tunelake` command: composes settings, pipeline, storage and the catalog server.
 
-It holds no business logic: every command parses its options, builds Settings, calls one
-function of the layers, and renders the answer.
+It holds no business logic: every command parses its options, builds Settings, calls one use
+case of `tunelake.app` (which the Dagster definitions and the API call too), and renders the
+answer. An expected failure prints one line and exits with its error's code.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,19 +14,21 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
-import pyarrow as pa
+import structlog
 import typer
 from pydantic import SecretStr
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from tunelake.config import ConfigError, Settings, load_settings
-from tunelake.observability import StepFailed, configure_logging
-from tunelake.pipeline.resources import open_resources
-from tunelake.pipeline.run import STEPS, RunResult, backfill, run_pipeline
-from tunelake.sources.dump import DumpError, parse_mapping
-from tunelake.sources.seeds import SeedsError, read_seeds
+from tunelake import app as use_cases
+from tunelake.config import Settings, load_settings
+from tunelake.errors import EX_USAGE, InputError, TunelakeError, exit_code
+from tunelake.observability import RunRecord, StepFailed, configure_logging
+from tunelake.pipeline.run import DERIVE_STEPS, STEPS
+from tunelake.sources.dump import parse_mapping
+from tunelake.sources.seeds import read_seeds
 
 app = typer.Typer(
     help="tunelake: music APIs → warehouse, Parquet lake, exact artist similarity, serving store.",
@@ -73,44 +73,54 @@ MapOpt = Annotated[
     typer.Option("--map", help="Dump column mapping DUMP_COLUMN=COLUMN (repeatable)"),
 ]
 
-_USER_ERRORS = (ConfigError, DumpError, SeedsError, ValueError, OSError)
+log = structlog.get_logger("tunelake.cli")
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """Print `error: message` on one line (a multi-line message, such as a SQL parser's, is
+    folded) and give the exit to raise."""
+    line = " ".join(part.strip() for part in message.splitlines() if part.strip())
+    err.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
 @contextmanager
 def _errors() -> Iterator[None]:
-    """One-line causes instead of tracebacks (the full trace is in the log file)."""
+    """An expected failure (a TunelakeError) is one line and its exit code; the traceback
+    goes to the log file only. Anything else is a bug in tunelake and keeps its traceback."""
     try:
         yield
     except StepFailed as exc:
-        raise _fail(str(exc)) from None
+        log.error("command failed", error=str(exc), exc_info=True)
+        raise _fail(use_cases.failure_summary(exc), exit_code(exc)) from None
+    except TunelakeError as exc:
+        log.error("command failed", error=str(exc), exc_info=True)
+        raise _fail(str(exc), exit_code(exc)) from None
     except ModuleNotFoundError as exc:
         raise _fail(
             f"{exc.name} is not installed: this backend needs the extras, "
-            "pip install -e '.[services]' (or make services-up)"
+            "pip install -e '.[services]' (or make services-up)",
+            EX_USAGE,
         ) from None
-    except _USER_ERRORS as exc:
-        raise _fail(str(exc)) from None
 
 
-def _settings(home: Path | None, profile: str | None, **overrides: Any) -> Settings:
+def _settings(
+    home: Path | None, profile: str | None, *, reads_only: bool = False, **overrides: Any
+) -> Settings:
+    """Settings for a command; a command that only reads creates no data directory."""
     with _errors():
         settings = load_settings(home=home, profile=profile, **overrides)
-    configure_logging(settings.logs_dir)
+    configure_logging(settings.logs_dir, create=not reads_only)
     return settings
 
 
-def _dt(value: str | None) -> date:
+def _dt(value: str | None, option: str = "--dt") -> date:
     if value is None:
         return date.today()
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise _fail(f"--dt {value!r} is not a date of the form YYYY-MM-DD") from None
+        raise _fail(f"{option} {value!r} is not a date of the form YYYY-MM-DD", EX_USAGE) from None
 
 
 class _StepBars:
@@ -138,48 +148,55 @@ def _bars(steps: tuple[str, ...]) -> Iterator[_StepBars]:
         yield _StepBars(progress, steps)
 
 
-def _summary(result: RunResult) -> None:
-    record = result.record
-    table = Table(title=f"run {record['run_id']} · dt {record['dt']} · {record['status']}")
-    for column in ("step", "status", "in", "out", "quarantined", "seconds"):
-        table.add_column(column, justify="left" if column in ("step", "status") else "right")
-    for s in record["steps"]:
-        table.add_row(
-            s["step"],
-            s["status"],
-            str(s["rows_in"]),
-            str(s["rows_out"]),
-            str(s["rows_quarantined"]),
-            f"{s['duration_s']:.2f}" if s["duration_s"] is not None else "",
+def _steps_table(record: RunRecord) -> Table:
+    table = Table(title=f"run {record.run_id} · dt {record.dt} · {record.status}")
+    for column in ("step", "status", "in", "out", "quarantined", "seconds", "error"):
+        table.add_column(
+            column, justify="left" if column in ("step", "status", "error") else "right"
         )
-    out.print(table)
+    for s in record.steps:
+        table.add_row(
+            s.step,
+            s.status,
+            str(s.rows_in),
+            str(s.rows_out),
+            str(s.rows_quarantined),
+            f"{s.duration_s:.2f}" if s.duration_s is not None else "",
+            escape(s.error or ""),
+        )
+    return table
+
+
+def _summary(result: use_cases.RunResult) -> None:
+    out.print(_steps_table(result.record))
     totals = Table(show_header=False, box=None)
     for name, value in result.counts.items():
         totals.add_row(name, str(value))
-    for name, where in record["outputs"].items():
+    for name, where in result.record.outputs.items():
         totals.add_row(name, where)
     out.print(totals)
 
 
-def _run(
-    settings: Settings, dt: date, queries: list[str] | None, mapping: list[str] | None
-) -> None:
-    with _errors():
-        dump_mapping = parse_mapping(mapping or [])
-        with _bars(STEPS) as bars:
-            result = run_pipeline(
-                settings, dt=dt, queries=queries, dump_mapping=dump_mapping, progress=bars
-            )
-    _summary(result)
-
-
 def _queries(artist: list[str] | None, seeds: Path | None, settings: Settings) -> list[str] | None:
+    """The artists given on the command line and in the seeds file; None when neither was
+    given (the source's default seeds). An empty seeds file is an error, not the defaults."""
     given = list(artist or [])
     seeds_file = seeds or settings.seeds_file
-    if seeds_file is not None:
-        with _errors():
-            given += read_seeds(seeds_file)
-    return given or None
+    if seeds_file is None:
+        return given or None
+    with _errors():
+        from_file = read_seeds(seeds_file)
+        if not from_file:
+            raise InputError(f"seeds file {seeds_file} names no artist")
+    return given + from_file
+
+
+SeedsOpt = Annotated[
+    Path | None, typer.Option("--seeds", help="Seeds file: names/ids one a line, or a CSV")
+]
+ArtistOpt = Annotated[
+    list[str] | None, typer.Option("--artist", help="An artist name or id (repeatable)")
+]
 
 
 @app.command()
@@ -188,12 +205,8 @@ def run(
     profile: ProfileOpt = None,
     dt: Dt = None,
     source: SourceOpt = None,
-    seeds: Annotated[
-        Path | None, typer.Option("--seeds", help="Seeds file: names/ids one a line, or a CSV")
-    ] = None,
-    artist: Annotated[
-        list[str] | None, typer.Option("--artist", help="An artist name or id (repeatable)")
-    ] = None,
+    seeds: SeedsOpt = None,
+    artist: ArtistOpt = None,
     mapping: MapOpt = None,
     catalog_artists: Annotated[
         int | None, typer.Option(help="Artists in the built-in catalog")
@@ -208,7 +221,16 @@ def run(
         catalog_artists=catalog_artists,
         catalog_profile=catalog_profile,
     )
-    _run(settings, _dt(dt), _queries(artist, seeds, settings), mapping)
+    queries = _queries(artist, seeds, settings)
+    with _errors(), _bars(STEPS) as bars:
+        result = use_cases.run(
+            settings,
+            dt=_dt(dt),
+            queries=queries,
+            dump_mapping=parse_mapping(mapping or []),
+            progress=bars,
+        )
+    _summary(result)
 
 
 @app.command()
@@ -217,22 +239,38 @@ def ingest(
     profile: ProfileOpt = None,
     dt: Dt = None,
     source: SourceOpt = None,
-    artist: Annotated[
-        list[str] | None, typer.Option("--artist", help="An artist name or id (repeatable)")
-    ] = None,
-    seeds: Annotated[
-        Path | None, typer.Option("--seeds", help="Seeds file: names/ids one a line, or a CSV")
-    ] = None,
+    artist: ArtistOpt = None,
+    seeds: SeedsOpt = None,
     mapping: MapOpt = None,
+    queue: Annotated[
+        bool,
+        typer.Option("--queue", help="Only queue the requests (the automation's sensor runs them)"),
+    ] = False,
 ) -> None:
-    """Ingest the given artists now (ad hoc): queued as ingest requests, then run for dt."""
+    """Ingest the given artists (ad hoc): queued as ingest requests, then run for dt now."""
     settings = _settings(home, profile, source=source)
     queries = _queries(artist, seeds, settings)
     if not queries:
-        raise _fail("nothing to ingest: give --artist NAME or --seeds FILE")
-    with _errors(), open_resources(settings) as res:
-        res.warehouse.add_ingest_requests(queries, source=settings.source)
-    _run(settings, _dt(dt), queries, mapping)
+        raise _fail("nothing to ingest: give --artist NAME or --seeds FILE", EX_USAGE)
+    if queue:
+        with _errors():
+            requests = use_cases.request_ingest(settings, queries, source="cli")
+        table = Table(title="ingest requests")
+        for column in ("request_id", "query", "status", "created_at"):
+            table.add_column(column)
+        for r in requests:
+            table.add_row(str(r.request_id), escape(r.query), r.status, str(r.created_at))
+        out.print(table)
+        return
+    with _errors(), _bars(STEPS) as bars:
+        result = use_cases.ingest(
+            settings,
+            dt=_dt(dt),
+            queries=queries,
+            dump_mapping=parse_mapping(mapping or []),
+            progress=bars,
+        )
+    _summary(result)
 
 
 @app.command("backfill")
@@ -242,12 +280,13 @@ def backfill_cmd(
     home: Home = None,
     profile: ProfileOpt = None,
 ) -> None:
-    """Re-derive curated partitions and similarity from the raw zone, without calling any API."""
+    """Re-derive curated partitions and similarity from the raw zone, without calling any API.
+    Only the dts that have raw data are visited."""
     settings = _settings(home, profile)
-    with _errors(), _bars(STEPS[2:]) as bars:
-        results = backfill(settings, start=_dt(start), end=_dt(end), progress=bars)
-    if not results:
-        raise _fail(f"no raw data between {start} and {end}: nothing to backfill")
+    with _errors(), _bars(DERIVE_STEPS) as bars:
+        results = use_cases.backfill(
+            settings, start=_dt(start, "--from"), end=_dt(end, "--to"), progress=bars
+        )
     for result in results:
         _summary(result)
 
@@ -259,58 +298,62 @@ def similar(
     profile: ProfileOpt = None,
 ) -> None:
     """The artists most similar to NAME, from the serving store."""
-    settings = _settings(home, profile)
-    with _errors(), open_resources(settings) as res:
-        matches = res.serving.find_by_name(name)
-        if not matches:
-            doc = res.serving.get(name)
-            matches = [doc] if doc else []
-    if not matches:
-        raise _fail(
-            f"no artist named {name!r} in the serving store: run `tunelake ingest --artist {name!r}`"
-        )
+    settings = _settings(home, profile, reads_only=True)
+    with _errors():
+        matches = use_cases.similar(settings, name)
     for doc in matches:
-        table = Table(title=f"like {doc['name']} ({doc['artist_id']})")
+        table = Table(title=escape(f"like {doc.name} ({doc.artist_id})"))
         for column in ("rank", "artist", "id", "distance"):
             table.add_column(column)
-        for r in doc.get("related_artists", []):
-            table.add_row(str(r["rank"]), r["name"], r["artist_id"], f"{r['distance']:.4f}")
+        for r in doc.related_artists:
+            table.add_row(str(r.rank), escape(r.name), r.artist_id, f"{r.distance:.4f}")
         out.print(table)
 
 
 @app.command()
 def runs(
+    run_id: Annotated[
+        str | None, typer.Argument(help="A run's id: show its steps", show_default=False)
+    ] = None,
     home: Home = None,
     profile: ProfileOpt = None,
     limit: Annotated[int, typer.Option(help="How many runs")] = 20,
 ) -> None:
-    """Recent run records, newest first."""
-    settings = _settings(home, profile)
-    with _errors(), open_resources(settings) as res:
-        records = res.warehouse.runs(limit)
+    """Recent runs, newest first, one row each; with RUN_ID, that run's steps."""
+    settings = _settings(home, profile, reads_only=True)
+    if run_id is not None:
+        with _errors():
+            record = use_cases.run_detail(settings, run_id)
+        out.print(_steps_table(record))
+        if record.error:
+            out.print(f"error: {escape(record.error)}", highlight=False, soft_wrap=True)
+        return
+    with _errors():
+        records = use_cases.recent_runs(settings, limit)
     table = Table(title="runs")
-    for column in ("run_id", "dt", "status", "started_at", "error"):
+    for column in (
+        "run_id",
+        "dt",
+        "kind",
+        "status",
+        "started_at",
+        "seconds",
+        "quarantined",
+        "error",
+    ):
         table.add_column(column)
     for r in records:
         table.add_row(
-            str(r["run_id"]),
-            str(r["dt"]),
-            str(r["status"]),
-            str(r["started_at"]),
-            r.get("error") or "",
+            r.run_id,
+            str(r.dt),
+            r.kind or "",
+            r.status,
+            str(r.started_at or ""),
+            "" if r.duration_s is None else f"{r.duration_s:.1f}",
+            str(r.quarantined),
+            escape(r.error or ""),
         )
     out.print(table)
-
-
-def _render(result: pa.Table, fmt: str) -> str:
-    rows = result.to_pylist()
-    if fmt == "json":
-        return json.dumps(rows, default=str, ensure_ascii=False, indent=2)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(result.column_names)
-    writer.writerows([row[c] for c in result.column_names] for row in rows)
-    return buffer.getvalue()
 
 
 @app.command()
@@ -321,29 +364,36 @@ def sql(
     home: Home = None,
     profile: ProfileOpt = None,
 ) -> None:
-    """SQL over the lake (DuckDB): a view per dataset with dt as a column."""
-    from tunelake.engines.sql import SqlEngine, SqlError
-
+    """Read-only SQL over the lake (DuckDB): a view per dataset with dt as a column, and
+    quarantine_<dataset> for the rejected rows. No statement can write or delete a file or
+    change stored data."""
     if fmt not in ("table", "csv", "json"):
-        raise _fail("--format must be table, csv or json")
+        raise _fail("--format must be table, csv or json", EX_USAGE)
     if (query is None) == (file is None):
-        raise _fail("give the SQL as an argument or with --file, not both")
-    text = query if query is not None else file.read_text(encoding="utf-8")  # type: ignore[union-attr]
-    settings = _settings(home, profile)
-    with _errors(), open_resources(settings) as res:
-        try:
-            result = SqlEngine(res.lake).query(text)
-        except SqlError as exc:
-            raise _fail(str(exc)) from None
-    if fmt != "table":
-        sys.stdout.write(_render(result, fmt))
+        raise _fail("give the SQL as an argument or with --file, not both", EX_USAGE)
+    settings = _settings(home, profile, reads_only=True)
+    with _errors():
+        text = query if query is not None else _read_text(file)  # type: ignore[arg-type]
+        result = use_cases.sql(settings, text)
+    if fmt == "csv":
+        sys.stdout.write(result.to_csv())
+        return
+    if fmt == "json":
+        sys.stdout.write(result.to_json() + "\n")
         return
     table = Table()
-    for column in result.column_names:
-        table.add_column(column)
-    for row in result.to_pylist():
-        table.add_row(*("" if v is None else str(v) for v in row.values()))
+    for column in result.columns:
+        table.add_column(escape(column))
+    for row in result.rows:
+        table.add_row(*(escape("" if v is None else str(v)) for v in row))
     out.print(table)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read SQL file {path}: {exc}") from exc
 
 
 @catalog_app.command("serve")
@@ -461,15 +511,14 @@ def services_status_cmd(home: Home = None, profile: ProfileOpt = None) -> None:
 @app.command()
 def doctor(home: Home = None, profile: ProfileOpt = None) -> None:
     """Check every backend of the active profile: what is reachable, what is not, and the fix."""
-    from tunelake.doctor import diagnose
-
     settings = _settings(home, profile)
-    checks = diagnose(settings)
+    checks = use_cases.doctor(settings)
     out.print(f"profile [bold]{settings.profile}[/]", highlight=False)
     for c in checks:
         mark = "[green]ok[/]         " if c.ok else "[red]unreachable[/]"
-        out.print(f"{mark} {c.role:<9} {c.target}: {c.detail}", highlight=False, soft_wrap=True)
+        line = f"{mark} {c.role:<9} {escape(c.target)}: {escape(c.detail)}"
+        out.print(line, highlight=False, soft_wrap=True)
         if c.fix:
-            out.print(f"            fix: {c.fix}", highlight=False, soft_wrap=True)
+            out.print(f"            fix: {escape(c.fix)}", highlight=False, soft_wrap=True)
     if not all(c.ok for c in checks):
         raise typer.Exit(1)

@@ -6,14 +6,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
 from tunelake.config import Settings
+from tunelake.errors import NotFound
 from tunelake.observability import one_line
+from tunelake.pipeline.resources import lake_of, reading_serving, reading_warehouse
+from tunelake.redact import mask_url
 from tunelake.sources.dump import DumpSpec, read_dump
-from tunelake.storage.lake import open_lake
-from tunelake.storage.serving import open_serving
-from tunelake.storage.warehouse import open_warehouse
 
 
 @dataclass(frozen=True)
@@ -25,26 +23,30 @@ class Check:
     fix: str = ""
 
 
+_NOT_YET = "reachable; no tables yet (the first `tunelake run` creates them)"
+
+
 def _warehouse(settings: Settings) -> str:
-    warehouse = open_warehouse(settings.resolved_warehouse_url)
     try:
-        warehouse.migrate()
-        return f"{warehouse.count('artists')} artists"
-    finally:
-        warehouse.close()
+        with reading_warehouse(settings) as warehouse:
+            if warehouse.schema_revision() is None:
+                return _NOT_YET
+            return f"{warehouse.count('artists')} artists"
+    except NotFound:  # the embedded file: created by the first run
+        return _NOT_YET
 
 
 def _lake(settings: Settings) -> str:
-    lake = open_lake(settings.resolved_lake_url, settings)
+    lake = lake_of(settings)
     return f"{len(lake.partitions('artists'))} artists partitions"
 
 
 def _serving(settings: Settings) -> str:
-    store = open_serving(settings.resolved_serving_url, settings)
     try:
-        return f"{store.count()} documents"
-    finally:
-        store.close()
+        with reading_serving(settings) as store:
+            return f"{store.count()} documents"
+    except NotFound:
+        return _NOT_YET
 
 
 def _source(settings: Settings) -> str:
@@ -92,15 +94,8 @@ def diagnose(settings: Settings) -> list[Check]:
             detail = probe(settings)
         except Exception as exc:  # every failure is a finding here, not a crash
             checks.append(
-                Check(role, _masked(target), False, one_line(exc), _FIXES[role](settings))
+                Check(role, mask_url(target), False, one_line(exc), _FIXES[role](settings))
             )
         else:
-            checks.append(Check(role, _masked(target), True, detail))
+            checks.append(Check(role, mask_url(target), True, detail))
     return checks
-
-
-def _masked(url: str) -> str:
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not an SQLAlchemy URL: lake paths and other URLs carry no password here
-        return url

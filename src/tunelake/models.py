@@ -7,6 +7,8 @@ these records lives in `tunelake.sources.parse`; here are only the shapes.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel, ConfigDict, Field
 
 #: Audio features the similarity step uses unless configured otherwise.
@@ -85,3 +87,51 @@ class Neighbour(Record):
     related_artist_id: str
     rank: int = Field(ge=1)
     distance: float = Field(ge=0)
+
+
+# What the serving store holds: one document per artist (built by the publish step) ------
+
+
+class TrackSummary(Record):
+    rank: int
+    track_id: str
+    name: str
+    album_name: str | None = None
+    release_date: str | None = None
+    duration_ms: int | None = None
+    popularity: int | None = None
+    preview_url: str | None = None
+
+
+class RelatedArtist(Record):
+    rank: int
+    artist_id: str
+    name: str
+    image_url: str | None = None
+    distance: float
+
+
+class ArtistDocument(Artist):
+    """An artist with its genres, top tracks and nearest artists, as served. Fields a later
+    version adds are kept (the store is schema-free)."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    top_tracks: tuple[TrackSummary, ...] = ()
+    related_artists: tuple[RelatedArtist, ...] = ()
+    dt: str | None = None
+    updated_at: str | None = None
+
+
+class IngestRequest(Record):
+    """A request to ingest an artist (a name or an id): the outbox the automation consumes."""
+
+    request_id: int
+    query: str
+    source: str
+    status: str
+    """pending, done, ambiguous, not_found or failed."""
+    artist_id: str | None = None
+    detail: str | None = None
+    created_at: datetime
+    updated_at: datetime

@@ -10,37 +10,72 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
+import socket
 import sys
 import time
 import uuid
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import structlog
+from pydantic import BaseModel, Field
 
 from tunelake.errors import TunelakeError, exit_code
 from tunelake.storage.warehouse.port import Warehouse
 
 LOG_FILE = "tunelake.jsonl"
 _SECRET_WORDS = ("secret", "token", "password", "authorization", "api_key")
+_CREDENTIAL_IN_TEXT = re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 _installed: list[logging.Handler] = []
 
 
+def _scrub(key: str, value: Any) -> Any:
+    if any(word in key.lower() for word in _SECRET_WORDS):
+        return "**********"
+    if isinstance(value, str):
+        return _CREDENTIAL_IN_TEXT.sub(r"\1 **********", value)
+    if isinstance(value, dict):
+        return {k: _scrub(str(k), v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub("", v) for v in value]
+    return value
+
+
 def _mask_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    for key in event:
-        if any(word in key.lower() for word in _SECRET_WORDS):
-            event[key] = "**********"
+    """Mask values whose key looks secret, and credentials written into any text (an
+    Authorization header quoted in a message or a traceback), at any depth: a second line
+    of defence behind SecretStr."""
+    for key, value in event.items():
+        event[key] = _scrub(key, value)
     return event
 
 
-def configure_logging(logs_dir: Path, *, console_level: str = "warning") -> Path:
-    """JSON lines to a file (everything from info up) and a console renderer on stderr."""
-    logs_dir.mkdir(parents=True, exist_ok=True)
-    path = logs_dir / LOG_FILE
+def _without_traceback(record: logging.LogRecord) -> bool:
+    """Console filter: an event logged with its traceback is a failure that the entry point
+    reports itself, in one line; the traceback is for the log file only."""
+    event = record.msg
+    return record.exc_info is None and not (isinstance(event, dict) and event.get("exc_info"))
+
+
+# Locals are never rendered: they hold settings, data rows and HTTP headers (tokens).
+_TRACEBACK_WITHOUT_LOCALS = structlog.processors.ExceptionRenderer(
+    structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+)
+
+
+def configure_logging(
+    logs_dir: Path, *, console_level: str = "warning", create: bool = True
+) -> Path | None:
+    """JSON lines to `<logs_dir>/tunelake.jsonl` (everything from info up, tracebacks without
+    local variables) and one-line events on stderr. With create=False (read-only commands) a
+    missing or unwritable folder means no log file, not a failure. Returns the log file."""
+    path: Path | None = logs_dir / LOG_FILE
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -54,20 +89,30 @@ def configure_logging(logs_dir: Path, *, console_level: str = "warning") -> Path
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,
     )
-    to_file = logging.FileHandler(path, encoding="utf-8")
-    to_file.setLevel(logging.INFO)
-    to_file.setFormatter(
-        structlog.stdlib.ProcessorFormatter(
-            processors=[
-                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                structlog.processors.dict_tracebacks,
-                structlog.processors.JSONRenderer(default=str),
-            ],
-            foreign_pre_chain=shared,
+    handlers: list[logging.Handler] = []
+    try:
+        if create:
+            logs_dir.mkdir(parents=True, exist_ok=True)
+        to_file = logging.FileHandler(path, encoding="utf-8")  # type: ignore[arg-type]
+    except OSError:
+        path = None
+    else:
+        to_file.setLevel(logging.INFO)
+        to_file.setFormatter(
+            structlog.stdlib.ProcessorFormatter(
+                processors=[
+                    structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    _TRACEBACK_WITHOUT_LOCALS,
+                    _mask_secrets,
+                    structlog.processors.JSONRenderer(default=str),
+                ],
+                foreign_pre_chain=shared,
+            )
         )
-    )
+        handlers.append(to_file)
     to_console = logging.StreamHandler(sys.stderr)
     to_console.setLevel(console_level.upper())
+    to_console.addFilter(_without_traceback)
     to_console.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[
@@ -77,12 +122,13 @@ def configure_logging(logs_dir: Path, *, console_level: str = "warning") -> Path
             foreign_pre_chain=shared,
         )
     )
+    handlers.append(to_console)
     root = logging.getLogger()
     while _installed:  # configuring again (another data directory) replaces our handlers
         old = _installed.pop()
         root.removeHandler(old)
         old.close()
-    for handler in (to_file, to_console):
+    for handler in handlers:
         _installed.append(handler)
         root.addHandler(handler)
     root.setLevel(logging.INFO)
@@ -116,12 +162,47 @@ class StepRecord:
         self.rows_in, self.rows_out, self.rows_quarantined = rows_in, rows_out, quarantined
 
 
+class RunRecord(BaseModel):
+    """One run as recorded: what `tunelake runs` prints, the API returns, the report shows."""
+
+    run_id: str
+    dt: date
+    status: str
+    """running, ok, failed, or abandoned (still `running`, but its process is gone)."""
+    error: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    kind: str | None = None
+    """run or backfill."""
+    source: str | None = None
+    pid: int | None = None
+    host: str | None = None
+    steps: list[StepRecord] = Field(default_factory=list)
+    outputs: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def failed_step(self) -> StepRecord | None:
+        return next((s for s in self.steps if s.status == "failed"), None)
+
+    @property
+    def quarantined(self) -> int:
+        return sum(s.rows_quarantined for s in self.steps)
+
+    @property
+    def duration_s(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+
 class StepFailed(TunelakeError):
-    """A pipeline step failed; the message is the one-line cause."""
+    """A pipeline step failed; the message is the one-line cause. `run` is the run's record
+    as it was closed (None until the recorder closes it)."""
 
     def __init__(self, step: str, cause: BaseException):
         self.step = step
         self.cause = cause
+        self.run: RunRecord | None = None
         super().__init__(f"step {step} failed: {one_line(cause)}")
 
     @property
@@ -135,27 +216,37 @@ def one_line(exc: BaseException) -> str:
 
 
 class RunRecorder:
-    """Records a run and its steps as they happen, so a killed run leaves a trace."""
+    """Records a run and its steps as they happen, so a killed run leaves a trace: a row per
+    run and per step in the warehouse, and the whole record in `<runs_dir>/<run_id>.json`.
+    The run row names the process (pid, host) so a run whose process died is seen as
+    abandoned."""
 
-    def __init__(self, warehouse: Warehouse, runs_dir: Path, dt: date, **meta: Any):
+    def __init__(self, warehouse: Warehouse, runs_dir: Path, dt: date, *, kind: str, source: str):
         self.warehouse = warehouse
         self.runs_dir = runs_dir
-        self.run_id = new_run_id(dt)
-        self.dt = dt
-        self.meta = meta
-        self.steps: list[StepRecord] = []
-        self.status = "running"
-        self.error: str | None = None
-        self.started_at = now().isoformat()
-        self.finished_at: str | None = None
-        self.outputs: dict[str, str] = {}
-        self.log = structlog.get_logger("tunelake.run").bind(run_id=self.run_id, dt=dt.isoformat())
+        self.run = RunRecord(
+            run_id=new_run_id(dt),
+            dt=dt,
+            status="running",
+            started_at=now(),
+            kind=kind,
+            source=source,
+            pid=os.getpid(),
+            host=socket.gethostname(),
+        )
+        self.log = structlog.get_logger("tunelake.run").bind(
+            run_id=self.run.run_id, dt=dt.isoformat()
+        )
         self._save(self._run_row())
+
+    @property
+    def run_id(self) -> str:
+        return self.run.run_id
 
     @contextmanager
     def step(self, name: str) -> Iterator[StepRecord]:
         record = StepRecord(step=name, started_at=now().isoformat())
-        self.steps.append(record)
+        self.run.steps.append(record)
         self._save(self._step_row(record))
         self.log.info("step started", step=name)
         start = time.perf_counter()
@@ -181,49 +272,40 @@ class RunRecorder:
             record.finished_at = now().isoformat()
             self._save(self._step_row(record))
 
-    def finish(self, error: BaseException | None = None) -> dict[str, Any]:
-        self.status = "failed" if error else "ok"
-        self.error = None if error is None else one_line(error)
-        self.finished_at = now().isoformat()
+    def finish(self, error: BaseException | None = None) -> RunRecord:
+        self.run.status = "failed" if error else "ok"
+        self.run.error = None if error is None else one_line(error)
+        self.run.finished_at = now()
         self._save(self._run_row())
-        self.log.info("run finished", status=self.status, error=self.error)
-        return self.as_dict()
+        self.log.info("run finished", status=self.run.status, error=self.run.error)
+        if isinstance(error, StepFailed):
+            error.run = self.run
+        return self.run
 
     def add_output(self, name: str, where: str) -> None:
-        """Record where an output written after the run finished (the report) is."""
-        self.outputs[name] = where
+        """Record where an output is (the report is written after the run closes)."""
+        self.run.outputs[name] = where
         self._save(self._run_row())
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id,
-            "dt": self.dt.isoformat(),
-            "status": self.status,
-            "error": self.error,
-            "started_at": self.started_at,
-            "finished_at": self.finished_at,
-            **self.meta,
-            "steps": [asdict(s) for s in self.steps],
-            "outputs": self.outputs,
-        }
-
     def _run_row(self) -> dict[str, Any]:
+        run = self.run
+        meta = {"kind": run.kind, "source": run.source, "pid": run.pid, "host": run.host}
         return {
-            "run_id": self.run_id,
+            "run_id": run.run_id,
             "step": "run",
-            "dt": self.dt,
-            "status": self.status,
-            "started_at": datetime.fromisoformat(self.started_at),
-            "finished_at": self.finished_at and datetime.fromisoformat(self.finished_at),
-            "error": self.error,
-            "details": json.dumps({**self.meta, "outputs": self.outputs}, default=str),
+            "dt": run.dt,
+            "status": run.status,
+            "started_at": run.started_at,
+            "finished_at": run.finished_at,
+            "error": run.error,
+            "details": json.dumps({**meta, "outputs": run.outputs}, default=str),
         }
 
     def _step_row(self, record: StepRecord) -> dict[str, Any]:
         return {
-            "run_id": self.run_id,
+            "run_id": self.run.run_id,
             "step": record.step,
-            "dt": self.dt,
+            "dt": self.run.dt,
             "status": record.status,
             "started_at": datetime.fromisoformat(record.started_at),
             "finished_at": record.finished_at and datetime.fromisoformat(record.finished_at),
@@ -238,7 +320,72 @@ class RunRecorder:
     def _save(self, row: dict[str, Any]) -> None:
         self.warehouse.record_run(row)
         self.runs_dir.mkdir(parents=True, exist_ok=True)
-        path = self.runs_dir / f"{self.run_id}.json"
+        path = self.runs_dir / f"{self.run.run_id}.json"
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.as_dict(), indent=2, default=str), encoding="utf-8")
+        tmp.write_text(self.run.model_dump_json(indent=2), encoding="utf-8")
         tmp.replace(path)
+
+
+def records_from_rows(rows: Sequence[Mapping[str, Any]]) -> list[RunRecord]:
+    """Run records from pipeline_runs rows (a `run` row each, and the rows of its steps),
+    in the order of the run rows. A run still `running` whose process is gone on this host
+    is `abandoned`."""
+    steps: dict[str, list[StepRecord]] = {}
+    for row in rows:
+        if row["step"] != "run":
+            steps.setdefault(row["run_id"], []).append(_step_from_row(row))
+    records = []
+    for row in rows:
+        if row["step"] != "run":
+            continue
+        details = row["details"] or {}
+        run = RunRecord(
+            run_id=row["run_id"],
+            dt=row["dt"],
+            status=row["status"],
+            error=row["error"],
+            started_at=row["started_at"],
+            finished_at=row["finished_at"],
+            kind=details.get("kind"),
+            source=details.get("source"),
+            pid=details.get("pid"),
+            host=details.get("host"),
+            steps=sorted(steps.get(row["run_id"], []), key=lambda s: s.started_at),
+            outputs=details.get("outputs") or {},
+        )
+        if run.status == "running" and not _alive(run.pid, run.host):
+            run.status = "abandoned"
+        records.append(run)
+    return records
+
+
+def _step_from_row(row: Mapping[str, Any]) -> StepRecord:
+    def iso(value: datetime | None) -> str | None:
+        return None if value is None else value.isoformat()
+
+    return StepRecord(
+        step=row["step"],
+        status=row["status"],
+        started_at=iso(row["started_at"]) or "",
+        finished_at=iso(row["finished_at"]),
+        duration_s=row["duration_s"],
+        rows_in=row["rows_in"] or 0,
+        rows_out=row["rows_out"] or 0,
+        rows_quarantined=row["rows_quarantined"] or 0,
+        error=row["error"],
+        details=row["details"] or {},
+    )
+
+
+def _alive(pid: int | None, host: str | None) -> bool:
+    """Whether the process that recorded a run still runs. A run recorded on another host,
+    or before runs named their process, cannot be checked here and counts as alive."""
+    if pid is None or host != socket.gethostname():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # a process of another user holds that pid
+        return True
+    return True

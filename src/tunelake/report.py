@@ -13,7 +13,6 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import matplotlib
 import numpy as np
@@ -21,7 +20,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from matplotlib.figure import Figure
 
+from tunelake.datasets import ARTISTS, AUDIO_FEATURES, RELATED_ARTISTS, TOP_TRACKS, Dataset
 from tunelake.models import DEFAULT_VECTOR_FEATURES
+from tunelake.observability import RunRecord
+from tunelake.redact import mask_url
 
 TOP_GENRES = 20
 FEATURED_ARTISTS = 5
@@ -46,15 +48,21 @@ svg { max-width: 100%; height: auto; }
 
 def write_report(
     path: Path,
-    run: Mapping[str, Any],
+    record: RunRecord,
     *,
-    artists: pa.Table,
-    audio_features: pa.Table,
-    top_tracks: pa.Table,
-    related: pa.Table,
-    vectors: pa.Table | None,
+    artists: pa.Table | None = None,
+    audio_features: pa.Table | None = None,
+    top_tracks: pa.Table | None = None,
+    related: pa.Table | None = None,
+    vectors: pa.Table | None = None,
 ) -> Path:
-    """Write the report of one run to `path` (replaced whole, never half-written)."""
+    """Write the report of one run to `path` (replaced whole, never half-written). A run
+    that failed before it had data gets its steps and errors, with empty data sections."""
+    run = record.model_dump(mode="json")
+    artists = _or_empty(artists, ARTISTS)
+    audio_features = _or_empty(audio_features, AUDIO_FEATURES)
+    top_tracks = _or_empty(top_tracks, TOP_TRACKS)
+    related = _or_empty(related, RELATED_ARTISTS)
     run_id = _text(run.get("run_id"))
     title = " · ".join(
         escape(_text(v)) for v in (f"tunelake run {run_id}", run.get("dt"), run.get("status"))
@@ -87,6 +95,10 @@ def write_report(
     partial.write_text(html, encoding="utf-8")
     os.replace(partial, path)
     return path
+
+
+def _or_empty(table: pa.Table | None, dataset: Dataset) -> pa.Table:
+    return dataset.schema.empty_table() if table is None else table
 
 
 # Sections --------------------------------------------------------------------------------
@@ -256,7 +268,7 @@ def _neighbour_cells(neighbour: Mapping[str, Any] | None) -> list[str]:
 
 def _outputs(outputs: Mapping[str, Any]) -> str:
     rows = [
-        [escape(_text(name)), f"<code>{escape(_redact(_text(url)))}</code>"]
+        [escape(_text(name)), f"<code>{escape(mask_url(_text(url)))}</code>"]
         for name, url in outputs.items()
     ]
     return _table(["output", "location"], rows) if rows else _empty("No outputs recorded.")
@@ -310,16 +322,3 @@ def _empty(message: str) -> str:
 
 def _status_class(status: str) -> str:
     return "status-" + "".join(c for c in status.lower() if c.isalnum())
-
-
-def _redact(url: str) -> str:
-    """The URL with any password masked: a warehouse URL may carry one."""
-    try:
-        parts = urlsplit(url)
-        password = parts.password
-    except ValueError:
-        return "(hidden: not a readable URL)"
-    if password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return parts._replace(netloc=f"{parts.username or ''}:***@{host}").geturl()

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.pipeline.conftest import CATALOG_ARTISTS, DT, snapshot
+from tunelake.app import failure_summary
 from tunelake.observability import StepFailed
 from tunelake.pipeline.progress import read_progress
 from tunelake.pipeline.resources import open_resources
@@ -29,7 +30,7 @@ def test_run_end_to_end(make_settings):
     result = run_pipeline(settings, dt=DT)
 
     assert result.ok
-    assert [s["step"] for s in result.record["steps"]] == [
+    assert [s.step for s in result.record.steps] == [
         "discover",
         "extract",
         "validate",
@@ -37,7 +38,7 @@ def test_run_end_to_end(make_settings):
         "transform",
         "publish",
     ]
-    assert all(s["status"] == "ok" for s in result.record["steps"])
+    assert all(s.status == "ok" for s in result.record.steps)
     with open_resources(settings) as res:
         artists = res.warehouse.read("artists")
         # shared names are ambiguous and left out, never guessed
@@ -67,7 +68,7 @@ def test_run_end_to_end(make_settings):
         runs = res.warehouse.runs(5)
         assert runs[0]["status"] == "ok"
     assert result.report is not None and result.report.is_file()
-    record = json.loads((settings.runs_dir / f"{result.record['run_id']}.json").read_text())
+    record = json.loads((settings.runs_dir / f"{result.record.run_id}.json").read_text())
     assert record["status"] == "ok"
 
 
@@ -78,9 +79,9 @@ def test_same_dt_twice_gives_the_same_state(make_settings):
     second_run = run_pipeline(settings, dt=DT)
     assert snapshot(settings) == first
     # the second run resumed: nothing was fetched again
-    discover, extract = second_run.record["steps"][:2]
-    assert discover["details"]["queried_now"] == 0
-    assert extract["details"]["fetched_now"] == 0
+    discover, extract = second_run.record.steps[:2]
+    assert discover.details["queried_now"] == 0
+    assert extract.details["fetched_now"] == 0
 
 
 def _run_cli(home: Path, *extra: str) -> subprocess.Popen:
@@ -228,6 +229,15 @@ def test_too_many_rejects_fail_the_run_and_say_which_step(make_settings):
         latest = res.warehouse.runs(10)
     failed = [r for r in latest if r["status"] == "failed"]
     assert {r["step"] for r in failed} >= {"run", "validate"}
+    # one line names the run, the step, the cause, where the rejects are, and the report
+    summary = failure_summary(failure.value)
+    run = failure.value.run
+    assert run is not None and "\n" not in summary
+    assert f"run {run.run_id} failed at step validate: TooManyRejects" in summary
+    assert "quarantined: 2 audio_features" in summary
+    assert "quarantine_audio_features WHERE dt = DATE '2026-11-26'" in summary
+    report = Path(run.outputs["report"])
+    assert report.is_file() and run.run_id in report.read_text(encoding="utf-8")
 
 
 def test_similarity_ranks_same_genre_artists_first(make_settings):
@@ -253,7 +263,7 @@ def test_backfill_rederives_from_raw_without_the_api(make_settings):
 
     results = backfill(offline, start=DT - timedelta(days=2), end=DT)
 
-    assert [r.record["dt"] for r in results] == [DT.isoformat()]
+    assert [r.record.dt for r in results] == [DT]
     assert all(r.ok for r in results)
     assert snapshot(settings) == before
 

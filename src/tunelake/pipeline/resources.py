@@ -1,18 +1,28 @@
-"""The storage a run works on, opened from settings: warehouse, lake, serving store."""
+"""The storage a command works on, opened from settings: warehouse, lake, serving store.
+
+This is the one module that turns `Settings` into storage adapters; the adapters take their
+own options. A run opens everything and migrates the warehouse (`open_resources`); a command
+that only reads opens the one store it reads (`reading_*`), never migrates, and never
+creates the data directory: a mistyped `--home` is an error, not a new empty directory.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from tunelake.config import Settings
+from tunelake.errors import NotFound, UserError
 from tunelake.storage.lake import open_lake
 from tunelake.storage.lake.port import Lake
 from tunelake.storage.serving import open_serving
 from tunelake.storage.serving.port import ServingStore
 from tunelake.storage.warehouse import open_warehouse
 from tunelake.storage.warehouse.port import Warehouse
+
+SQLITE = "sqlite:///"
 
 
 @dataclass(frozen=True)
@@ -33,14 +43,73 @@ class Resources:
         }
 
 
+def lake_of(settings: Settings) -> Lake:
+    return open_lake(settings.resolved_lake_url, settings)
+
+
+def serving_of(settings: Settings) -> ServingStore:
+    return open_serving(
+        settings.resolved_serving_url,
+        timeout=settings.request_timeout,
+        max_retries=settings.max_retries,
+    )
+
+
 @contextmanager
-def open_resources(settings: Settings, *, serving: bool = True) -> Iterator[Resources]:
-    settings.home.mkdir(parents=True, exist_ok=True)
+def open_resources(settings: Settings) -> Iterator[Resources]:
+    """Every store, the warehouse migrated to the newest schema: what a run writes to."""
+    try:
+        settings.home.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(
+            f"cannot use {settings.home} as the data directory: {exc.strerror}; "
+            "give a writable folder with --home or TUNELAKE_HOME"
+        ) from exc
     with ExitStack() as stack:
         warehouse = open_warehouse(settings.resolved_warehouse_url)
         stack.callback(warehouse.close)
         warehouse.migrate()
-        lake = open_lake(settings.resolved_lake_url, settings)
-        store = open_serving(settings.resolved_serving_url, settings)
+        lake = lake_of(settings)
+        store = serving_of(settings)
         stack.callback(store.close)
         yield Resources(settings, warehouse, lake, store)
+
+
+def _require_file(url: str, what: str, settings: Settings) -> None:
+    """An embedded store that does not exist yet has nothing to read: say so, create nothing."""
+    if url.startswith(SQLITE) and not Path(url.removeprefix(SQLITE)).is_file():
+        raise NotFound(
+            f"no {what} at {url.removeprefix(SQLITE)}: nothing has run with data directory "
+            f"{settings.home} yet (run `tunelake run`, or check --home / TUNELAKE_HOME)"
+        )
+
+
+@contextmanager
+def reading_warehouse(settings: Settings) -> Iterator[Warehouse]:
+    url = settings.resolved_warehouse_url
+    _require_file(url, "warehouse", settings)
+    warehouse = open_warehouse(url)
+    try:
+        yield warehouse
+    finally:
+        warehouse.close()
+
+
+@contextmanager
+def reading_serving(settings: Settings) -> Iterator[ServingStore]:
+    _require_file(settings.resolved_serving_url, "serving store", settings)
+    store = serving_of(settings)
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def reading_lake(settings: Settings) -> Lake:
+    url = settings.resolved_lake_url
+    if "://" not in url and not Path(url).is_dir():
+        raise NotFound(
+            f"no lake at {url}: nothing has run with data directory {settings.home} yet "
+            "(run `tunelake run`, or check --home / TUNELAKE_HOME)"
+        )
+    return lake_of(settings)

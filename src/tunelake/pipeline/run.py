@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
-from typing import Any
+
+import pyarrow as pa
 
 from tunelake.config import Settings
-from tunelake.observability import RunRecorder, StepFailed
+from tunelake.errors import InputError
+from tunelake.observability import RunRecord, RunRecorder, StepFailed
 from tunelake.pipeline import steps
-from tunelake.pipeline.progress import read_progress
+from tunelake.pipeline.lock import dt_lock
+from tunelake.pipeline.progress import PROGRESS, read_progress
 from tunelake.pipeline.resources import Resources, open_resources
 from tunelake.report import write_report
 from tunelake.sources.factory import open_source
@@ -34,13 +37,13 @@ def _quiet(step: str, done: int, total: int) -> None:
 
 @dataclass
 class RunResult:
-    record: dict[str, Any]
+    record: RunRecord
     report: Path | None = None
     counts: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        return bool(self.record["status"] == "ok")
+        return self.record.status == "ok"
 
 
 def _derive_and_publish(
@@ -87,22 +90,38 @@ class Derived:
     curated: steps.Curated
     similarity: steps.Similarity
 
+    def tables(self) -> dict[str, pa.Table]:
+        """What the report shows of the run's data."""
+        return {
+            "artists": self.curated.artists,
+            "audio_features": self.curated.audio_features,
+            "top_tracks": self.curated.top_tracks,
+            "related": self.similarity.related,
+            "vectors": self.similarity.vectors,
+        }
 
-def _finish(res: Resources, recorder: RunRecorder, derived: Derived) -> RunResult:
-    """Close the run record, then write the HTML report of the finished run."""
-    recorder.outputs.update(res.outputs())
-    record = recorder.finish()
+
+def _report(res: Resources, recorder: RunRecorder, derived: Derived | None) -> Path:
+    """Write the HTML report of the closed run (a failed run's too, with the data it has)."""
+    tables = {} if derived is None else derived.tables()
     report = write_report(
-        res.settings.reports_dir / f"{recorder.run_id}.html",
-        record,
-        artists=derived.curated.artists,
-        audio_features=derived.curated.audio_features,
-        top_tracks=derived.curated.top_tracks,
-        related=derived.similarity.related,
-        vectors=derived.similarity.vectors,
+        res.settings.reports_dir / f"{recorder.run_id}.html", recorder.run, **tables
     )
     recorder.add_output("report", str(report.resolve()))
-    return RunResult(recorder.as_dict(), report, derived.counts)
+    return report
+
+
+def _finish(res: Resources, recorder: RunRecorder, derived: Derived) -> RunResult:
+    recorder.run.outputs.update(res.outputs())
+    recorder.finish()
+    report = _report(res, recorder, derived)
+    return RunResult(recorder.run, report, derived.counts)
+
+
+def _fail(res: Resources, recorder: RunRecorder, failure: StepFailed) -> None:
+    recorder.run.outputs.update(res.outputs())
+    recorder.finish(failure)
+    _report(res, recorder, None)
 
 
 def run_pipeline(
@@ -119,6 +138,7 @@ def run_pipeline(
     which step failed."""
     with (
         open_resources(settings) as res,
+        dt_lock(settings.home, dt, f"run for dt {dt}"),
         open_source(settings, dump_mapping=dump_mapping) as source,
     ):
         recorder = RunRecorder(
@@ -137,7 +157,7 @@ def run_pipeline(
                 )
             derived = _derive_and_publish(res, recorder, dt, artist_ids, progress, current=True)
         except StepFailed as failure:
-            recorder.finish(failure.cause)
+            _fail(res, recorder, failure)
             raise
         return _finish(res, recorder, derived)
 
@@ -153,23 +173,25 @@ def backfill(
     raw data, without calling any API. A dt older than the newest curated partition leaves
     the warehouse and the serving store alone: they hold current state."""
     if end < start:
-        raise ValueError(f"backfill range is empty: {start} is after {end}")
+        raise InputError(f"backfill range is empty: {start} is after {end}")
     results = []
     with open_resources(settings) as res:
-        landed = [start + timedelta(days=i) for i in range((end - start).days + 1)]
-        landed = [d for d in landed if read_progress(res.lake, d).artist_ids]
+        landed = [d for d in res.lake.raw_dates(PROGRESS) if start <= d <= end]
         for dt in landed:
+            ids = read_progress(res.lake, dt).artist_ids
+            if not ids:
+                continue
             newest = max(res.lake.partitions("artists"), default=dt)
-            recorder = RunRecorder(
-                res.warehouse, settings.runs_dir, dt, kind="backfill", source="raw"
-            )
-            try:
-                ids = read_progress(res.lake, dt).artist_ids
-                derived = _derive_and_publish(
-                    res, recorder, dt, ids, progress, current=dt >= newest
+            with dt_lock(settings.home, dt, f"backfill of dt {dt}"):
+                recorder = RunRecorder(
+                    res.warehouse, settings.runs_dir, dt, kind="backfill", source="raw"
                 )
-            except StepFailed as failure:
-                recorder.finish(failure.cause)
-                raise
-            results.append(_finish(res, recorder, derived))
+                try:
+                    derived = _derive_and_publish(
+                        res, recorder, dt, ids, progress, current=dt >= newest
+                    )
+                except StepFailed as failure:
+                    _fail(res, recorder, failure)
+                    raise
+                results.append(_finish(res, recorder, derived))
     return results

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import port_open
-from tunelake.config import ConfigError, Settings
+from tunelake.config import ConfigError
 from tunelake.storage.serving import ServingUnavailable, open_serving
 
 CLOSED_PORT = 1  # tcpmux: nothing listens there on a development machine
-NO_RETRIES = Settings(max_retries=0, request_timeout=2.0)
+NO_RETRIES = {"max_retries": 0, "timeout": 2.0}
 
 
 @pytest.fixture(autouse=True)
@@ -32,13 +32,13 @@ def _closed_port_is_closed() -> None:
 )
 def test_unusable_urls_are_refused(url: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        open_serving(url, NO_RETRIES)
+        open_serving(url, **NO_RETRIES)
 
 
 def test_credentials_in_a_dynamodb_url_are_refused_without_echoing_them() -> None:
     url = "dynamodb://serving?endpoint_url=http://127.0.0.1:1&aws_secret_access_key=hunter2"
     with pytest.raises(ConfigError, match="from the environment") as caught:
-        open_serving(url, NO_RETRIES)
+        open_serving(url, **NO_RETRIES)
     assert "hunter2" not in str(caught.value)
 
 
@@ -46,14 +46,14 @@ def test_unwritable_sqlite_path_is_unavailable(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
     with pytest.raises(ServingUnavailable, match="writable") as caught:
-        open_serving(f"sqlite:///{blocker / 'serving.db'}", NO_RETRIES)
+        open_serving(f"sqlite:///{blocker / 'serving.db'}", **NO_RETRIES)
     assert str(blocker) in str(caught.value)
 
 
 def test_unreachable_redis_names_the_url_but_not_the_password() -> None:
     url = f"redis://:hunter2@127.0.0.1:{CLOSED_PORT}/0?prefix=x"
     with pytest.raises(ServingUnavailable, match="start Redis") as caught:
-        open_serving(url, NO_RETRIES)
+        open_serving(url, **NO_RETRIES)
     message = str(caught.value)
     assert f"redis://:***@127.0.0.1:{CLOSED_PORT}/0" in message
     assert "hunter2" not in message
@@ -62,5 +62,5 @@ def test_unreachable_redis_names_the_url_but_not_the_password() -> None:
 def test_unreachable_dynamodb_names_the_endpoint_and_the_fix() -> None:
     endpoint = f"http://127.0.0.1:{CLOSED_PORT}"
     with pytest.raises(ServingUnavailable, match="start_dynalite") as caught:
-        open_serving(f"dynamodb://serving?endpoint_url={endpoint}", NO_RETRIES)
+        open_serving(f"dynamodb://serving?endpoint_url={endpoint}", **NO_RETRIES)
     assert endpoint in str(caught.value)

@@ -91,6 +91,9 @@ class ParquetLake:
     def read_raw(self, endpoint: str, dt: date) -> Iterator[dict[str, Any]]:
         return self._raw.read(_endpoint(endpoint), _date(dt))
 
+    def raw_dates(self, endpoint: str) -> list[date]:
+        return self._raw.dates(_endpoint(endpoint))
+
     def raw_endpoints(self, dt: date) -> list[str]:
         return self._raw.endpoints(_date(dt))
 

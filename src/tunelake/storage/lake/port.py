@@ -56,6 +56,9 @@ class Lake(Protocol):
         """Append one gzip JSON-lines file to raw/<endpoint>/dt=…/ (each line one response:
         request, status, fetched_at, body); the file appears whole or not at all."""
 
+    def raw_dates(self, endpoint: str) -> list[date]:
+        """The dts for which endpoint has landed at least one file, ascending."""
+
     def read_raw(self, endpoint: str, dt: date) -> Iterator[dict[str, Any]]:
         """Every raw response landed for endpoint and dt, in landing order."""
 

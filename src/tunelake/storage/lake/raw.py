@@ -10,6 +10,7 @@ import gzip
 import json
 import re
 from collections.abc import Iterable, Iterator
+from contextlib import suppress
 from datetime import date
 from typing import Any
 
@@ -46,6 +47,15 @@ class RawZone:
 
     def endpoints(self, dt: date) -> list[str]:
         return [name for name in self.store.names(self.base) if self._files(name, dt)]
+
+    def dates(self, endpoint: str) -> list[date]:
+        found = []
+        for name in self.store.names(f"{self.base}/{endpoint}"):
+            key, _, value = name.partition("=")
+            with suppress(ValueError):
+                if key == "dt" and self._files(endpoint, date.fromisoformat(value)):
+                    found.append(date.fromisoformat(value))
+        return sorted(found)
 
     def _files(self, endpoint: str, dt: date) -> list[str]:
         folder = self.folder(endpoint, dt)

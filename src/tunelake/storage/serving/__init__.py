@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tunelake.config import ConfigError, Settings, load_settings
+from tunelake.config import ConfigError
 from tunelake.storage.serving.port import (
     InvalidDocument,
     ServingError,
@@ -28,8 +28,9 @@ __all__ = [
 ]
 
 
-def open_serving(url: str, settings: Settings | None = None) -> ServingStore:
-    settings = settings or load_settings()
+def open_serving(url: str, *, timeout: float = 10.0, max_retries: int = 6) -> ServingStore:
+    """The store at url; `timeout` bounds each call (seconds), `max_retries` the retries of
+    a throttled DynamoDB batch."""
     scheme = urlsplit(url).scheme
     if scheme == "sqlite":
         from tunelake.storage.serving.sqlite_store import SqliteServing
@@ -37,21 +38,19 @@ def open_serving(url: str, settings: Settings | None = None) -> ServingStore:
         path = url.removeprefix("sqlite:///")
         if path == url or not path:
             raise ConfigError(f"{url}: write a SQLite serving URL as sqlite:///path/serving.db")
-        return SqliteServing(Path(path), busy_timeout=settings.request_timeout)
+        return SqliteServing(Path(path), busy_timeout=timeout)
     if scheme in ("redis", "rediss"):
         try:
             from tunelake.storage.serving.redis_store import RedisServing
         except ImportError as exc:
             raise ConfigError("redis:// needs: pip install 'tunelake[redis]'") from exc
-        return RedisServing(url, timeout=settings.request_timeout)
+        return RedisServing(url, timeout=timeout)
     if scheme == "dynamodb":
         try:
             from tunelake.storage.serving.dynamodb_store import DynamoServing
         except ImportError as exc:
             raise ConfigError("dynamodb:// needs: pip install 'tunelake[dynamodb]'") from exc
-        return DynamoServing(
-            url, timeout=settings.request_timeout, max_retries=settings.max_retries
-        )
+        return DynamoServing(url, timeout=timeout, max_retries=max_retries)
     raise ConfigError(
         f"serving URL scheme {scheme or '(none)'!r} is not supported; "
         "use sqlite:///…, redis://… or dynamodb://…"

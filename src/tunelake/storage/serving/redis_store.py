@@ -16,6 +16,7 @@ import redis
 
 from tunelake.config import ConfigError
 from tunelake.names import normalise_name
+from tunelake.redact import mask_url
 from tunelake.storage.serving.documents import chunks, decode, encoded_batches
 from tunelake.storage.serving.port import ServingUnavailable
 
@@ -36,18 +37,9 @@ redis.call('SET', KEYS[1], ARGV[2])
 """
 
 
-def safe_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = f"{parts.username}:" if parts.username else ":"
-    return urlunsplit(parts._replace(netloc=f"{user}***@{netloc}"))
-
-
 class RedisServing:
     def __init__(self, url: str, *, timeout: float) -> None:
-        self.url = safe_url(url)
+        self.url = mask_url(url)
         parts = urlsplit(url)
         query = parse_qs(parts.query, keep_blank_values=True)
         prefix = query.pop("prefix", ["tunelake"])[-1]

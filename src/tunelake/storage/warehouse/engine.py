@@ -47,10 +47,6 @@ def parse_url(url: str) -> URL:
     return parsed.set(drivername=f"{backend}+{driver}")
 
 
-def masked(url: URL) -> str:
-    return url.render_as_string(hide_password=True)
-
-
 def create_warehouse_engine(url: URL) -> sa.Engine:
     backend = url.get_backend_name()
     options: dict[str, Any] = {"pool_pre_ping": True}

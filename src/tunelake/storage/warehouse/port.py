@@ -33,6 +33,9 @@ class Warehouse(Protocol):
     def migrate(self) -> None:
         """Create or upgrade every table to the newest schema version (idempotent)."""
 
+    def schema_revision(self) -> str | None:
+        """The migration the database is at; None before the first `migrate`. Reads only."""
+
     def upsert(self, table: str, rows: pa.Table) -> int:
         """Insert rows, updating those whose primary key exists. Bulk, one transaction.
         Columns left out keep their stored values; if a key appears twice, the last row wins.
@@ -70,6 +73,10 @@ class Warehouse(Protocol):
         a JSON-serialisable value."""
 
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
-        """Recent run records, newest start first; details parsed from JSON."""
+        """The `run` rows of the `limit` newest runs (newest start first) and the step rows
+        of those runs; details parsed from JSON."""
+
+    def run(self, run_id: str) -> list[dict[str, Any]]:
+        """Every row of one run (its `run` row and its steps); empty for an unknown id."""
 
     def close(self) -> None: ...

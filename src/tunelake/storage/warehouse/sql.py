@@ -13,9 +13,10 @@ import pyarrow.compute as pc
 import sqlalchemy as sa
 from tenacity import Retrying, retry_if_exception, stop_after_attempt
 
-from tunelake.storage.warehouse.engine import create_warehouse_engine, masked, parse_url
+from tunelake.redact import mask_url
+from tunelake.storage.warehouse.engine import create_warehouse_engine, parse_url
 from tunelake.storage.warehouse.loaders import loader_for
-from tunelake.storage.warehouse.migrations import upgrade
+from tunelake.storage.warehouse.migrations import current_revision, upgrade
 from tunelake.storage.warehouse.port import WarehouseUnavailable
 from tunelake.storage.warehouse.rows import genre_rows, prepare, to_arrow, to_db_value
 from tunelake.storage.warehouse.schema import (
@@ -43,7 +44,7 @@ class SqlWarehouse:
 
     def __init__(self, url: str):
         parsed = parse_url(url)
-        self.url = masked(parsed)
+        self.url = mask_url(parsed.render_as_string(hide_password=False))
         self._password = parsed.password
         self._engine = create_warehouse_engine(parsed)
         self._loader = loader_for(self._engine.dialect.name)
@@ -64,6 +65,10 @@ class SqlWarehouse:
         """Upgrade to `revision` (default: the newest); an up-to-date warehouse is untouched."""
         with self._begin() as conn:
             upgrade(conn, revision)
+
+    def schema_revision(self) -> str | None:
+        with self._begin() as conn:
+            return current_revision(conn)
 
     # bulk writes -------------------------------------------------------------------------
     def upsert(self, table: str, rows: pa.Table) -> int:
@@ -182,17 +187,36 @@ class SqlWarehouse:
         self._transact(lambda conn: conn.execute(stmt, row))
 
     def runs(self, limit: int = 20) -> list[dict[str, Any]]:
-        """Run records, newest start first (records without a start last); `details` parsed."""
+        """The `run` rows of the newest runs, newest start first (records without a start
+        last), and the step rows of those runs; `details` parsed."""
         if limit < 1:
             raise ValueError(f"limit must be at least 1, not {limit}")
         t = pipeline_runs
-        stmt = (
-            sa.select(t)
-            .order_by(t.c.started_at.is_(None), t.c.started_at.desc(), t.c.run_id.desc(), t.c.step)
+        newest = (
+            sa.select(t.c.run_id)
+            .where(t.c.step == "run")
+            .order_by(t.c.started_at.is_(None), t.c.started_at.desc(), t.c.run_id.desc())
             .limit(limit)
         )
+        return self._run_rows(newest)
+
+    def run(self, run_id: str) -> list[dict[str, Any]]:
+        """Every row of one run (its `run` row and its steps); empty for an unknown id."""
+        return self._run_rows([run_id])
+
+    def _run_rows(self, run_ids: Any) -> list[dict[str, Any]]:
+        t = pipeline_runs
         with self._begin() as conn:
-            records = to_arrow(t, conn.execute(stmt)).to_pylist()
+            # MariaDB refuses LIMIT inside IN (subquery): take the ids first
+            ids = list(run_ids) if isinstance(run_ids, list) else conn.scalars(run_ids).all()
+            stmt = (
+                sa.select(t)
+                .where(t.c.run_id.in_(ids))
+                .order_by(
+                    t.c.started_at.is_(None), t.c.started_at.desc(), t.c.run_id.desc(), t.c.step
+                )
+            )
+            records = to_arrow(t, conn.execute(stmt)).to_pylist() if ids else []
         for r in records:
             r["details"] = None if r["details"] is None else json.loads(r["details"])
         return records

@@ -12,9 +12,16 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 
 #: tunelake's own version table, so a database shared with another Alembic project is safe.
 VERSION_TABLE = "tunelake_schema_version"
+
+
+def current_revision(connection: sa.Connection) -> str | None:
+    """The revision the database is at; None for a database tunelake never migrated."""
+    context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+    return context.get_current_revision()
 
 
 def upgrade(connection: sa.Connection, revision: str = "head") -> None:
