@@ -11,6 +11,7 @@ import pytest
 
 from tests.pipeline.conftest import DT, snapshot
 from tunelake.models import DEFAULT_VECTOR_FEATURES
+from tunelake.observability import StepRecord
 from tunelake.pipeline.resources import open_resources
 from tunelake.pipeline.run import backfill, run_pipeline
 from tunelake.sources.dump import DumpError, DumpSpec, read_dump
@@ -112,8 +113,8 @@ def test_a_dump_without_ids_says_which_columns_to_map(tmp_path):
         read_dump(DumpSpec(path))
 
 
-def _step(result, name: str) -> dict:
-    return next(s for s in result.record["steps"] if s["step"] == name)
+def _step(result, name: str) -> StepRecord:
+    return next(s for s in result.record.steps if s.step == name)
 
 
 def test_a_bad_value_is_quarantined_with_its_row_and_a_fixed_file_reruns_clean(
@@ -134,7 +135,7 @@ def test_a_bad_value_is_quarantined_with_its_row_and_a_fixed_file_reruns_clean(
     _write_csv(dump, rows)  # the fixed file: its new content is landed again
     again = run_pipeline(settings, dt=DT)
 
-    assert again.ok and _step(again, "extract")["details"]["fetched_now"] == 12
+    assert again.ok and _step(again, "extract").details["fetched_now"] == 12
     clean = make_settings("clean", source=f"file:{dump}")
     assert run_pipeline(clean, dt=DT).ok
     assert snapshot(settings) == snapshot(clean)
@@ -151,9 +152,9 @@ def test_a_corrected_mapping_rederives_and_backfill_keeps_it(make_settings, tmp_
     first = run_pipeline(settings, dt=DT)
     assert first.ok
     # an unknown column is reported, not silently dropped
-    assert _step(first, "extract")["details"]["ignored_columns"] == ["pop"]
+    assert _step(first, "extract").details["ignored_columns"] == ["pop"]
     corrected = run_pipeline(settings, dt=DT, dump_mapping={"pop": "popularity"})
-    assert corrected.ok and _step(corrected, "extract")["details"]["ignored_columns"] == []
+    assert corrected.ok and _step(corrected, "extract").details["ignored_columns"] == []
     [refilled] = backfill(settings, start=DT, end=DT)
 
     assert refilled.ok
@@ -194,7 +195,7 @@ def test_a_track_under_two_artists_is_quarantined_and_counted(make_settings, tmp
     result = run_pipeline(settings, dt=DT)
 
     assert result.ok
-    assert _step(result, "validate")["details"]["tracks"]["quarantined"] == 1
+    assert _step(result, "validate").details["tracks"]["quarantined"] == 1
     with open_resources(settings) as res:
         [rejected] = res.lake.read_quarantine("tracks", DT).to_pylist()
         kept = res.warehouse.read("tracks").to_pylist()
