@@ -56,3 +56,16 @@ def test_an_empty_seeds_file_does_not_ingest_the_default_artists(home, tmp_path)
     line = _one_line_error(_run(home, "--seeds", str(seeds)))
     assert "seeds.txt names no artist" in line
     assert not (home / "warehouse.db").exists()
+
+
+def test_a_delimiter_given_on_the_command_line(home, tmp_path):
+    dump = tmp_path / "tracks.txt"
+    header = "id|name|artists|artist_ids|danceability|energy"
+    rows = [f"t{i:03d}|Song {i}|Artist {i % 3}|a{i % 3}|0.{i % 9}|0.5" for i in range(12)]
+    dump.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    ok = _run(home, "--source", f"file:{dump}", "--delimiter", "|")
+    assert ok.exit_code == 0, ok.output
+    forced = _run(home, "--source", f"file:{dump}", "--delimiter", ",")  # used, not sniffed
+    assert "','" in _one_line_error(forced)
+    wrong = _run(home, "--source", f"file:{dump}", "--delimiter", "ab")
+    assert "must be one character" in _one_line_error(wrong)

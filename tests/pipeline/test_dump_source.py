@@ -11,7 +11,7 @@ import pytest
 
 from tests.pipeline.conftest import DT, snapshot
 from tunelake.models import DEFAULT_VECTOR_FEATURES
-from tunelake.observability import StepRecord
+from tunelake.observability import StepFailed, StepRecord
 from tunelake.pipeline.resources import open_resources
 from tunelake.pipeline.run import backfill, run_pipeline
 from tunelake.sources.dump import DumpError, DumpSpec, read_dump
@@ -163,6 +163,28 @@ def test_a_corrected_mapping_rederives_and_backfill_keeps_it(make_settings, tmp_
             t["track_id"]: t["popularity"] for t in res.warehouse.read("tracks").to_pylist()
         }
     assert popularity == {r["id"]: r["pop"] for r in rows}
+
+
+def test_a_backfill_with_a_corrected_mapping_rederives_without_the_file(make_settings, tmp_path):
+    rows = [
+        {**{k: v for k, v in r.items() if k != "popularity"}, "pop": r["popularity"]}
+        for r in _dump_rows(4, 3)
+    ]
+    dump = _write_csv(tmp_path / "tracks.csv", rows)
+    settings = make_settings(source=f"file:{dump}")
+    assert run_pipeline(settings, dt=DT).ok
+    dump.unlink()  # the raw zone holds the rows as read: the file is no longer needed
+
+    [refilled] = backfill(settings, start=DT, end=DT, dump_mapping={"pop": "popularity"})
+
+    assert refilled.ok
+    with open_resources(settings) as res:
+        popularity = {
+            t["track_id"]: t["popularity"] for t in res.warehouse.read("tracks").to_pylist()
+        }
+    assert popularity == {r["id"]: r["pop"] for r in rows}
+    with pytest.raises(StepFailed, match="names column.*nope"):
+        backfill(settings, start=DT, end=DT, dump_mapping={"nope": "popularity"})
 
 
 def test_track_popularity_ranks_the_top_tracks(make_settings, tmp_path):

@@ -3,9 +3,11 @@ it declared (`SourceInfo`): on a run and on a backfill alike, without calling an
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import date
 
+from tunelake.sources.dump.columns import plan_columns
 from tunelake.sources.dump.records import dump_records
 from tunelake.sources.dump.source import DUMP_ENDPOINT, dump_rows
 from tunelake.sources.errors import PayloadError, RawZoneError
@@ -27,6 +29,17 @@ def derive(lake: Lake, dt: date, artist_ids: Sequence[str], source: SourceInfo) 
         top_tracks=records.top_tracks,
         audio_features=records.audio_features,
     )
+
+
+def remapped(lake: Lake, dt: date, source: SourceInfo, mapping: Mapping[str, str]) -> SourceInfo:
+    """The dt's source, its dump rows read with another column mapping (a backfill that
+    corrects a `--map`): the raw zone holds the rows as read, so no file is needed."""
+    if source.kind != "dump" or not mapping or source.version is None:
+        return source
+    rows = dump_rows(read_raw(lake, DUMP_ENDPOINT, dt), source.version)
+    header = list(rows[0]["values"]) if rows else []
+    where = f"the dump rows of dt {dt.isoformat()} in {lake.url}"
+    return replace(source, columns=plan_columns(where, header, mapping).renames)
 
 
 def _dump(lake: Lake, dt: date, source: SourceInfo) -> Records:
