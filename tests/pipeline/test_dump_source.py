@@ -183,7 +183,7 @@ def test_a_backfill_with_a_corrected_mapping_rederives_without_the_file(make_set
             t["track_id"]: t["popularity"] for t in res.warehouse.read("tracks").to_pylist()
         }
     assert popularity == {r["id"]: r["pop"] for r in rows}
-    with pytest.raises(StepFailed, match="names column.*nope"):
+    with pytest.raises(StepFailed, match=r"names column.*nope"):
         backfill(settings, start=DT, end=DT, dump_mapping={"nope": "popularity"})
 
 
