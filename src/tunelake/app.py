@@ -93,6 +93,7 @@ def run(
     dt: date,
     queries: Sequence[str] | None = None,
     dump_mapping: Mapping[str, str] | None = None,
+    dump_delimiter: str | None = None,
     progress: StepProgress = _quiet,
 ) -> RunResult:
     """The main job for dt: the given queries (names or ids; None: the source's default
@@ -101,15 +102,28 @@ def run(
     if queries is not None and not queries:
         raise InputError("no artists to run: the seeds given are empty")
     return pipeline.run_pipeline(
-        settings, dt=dt, queries=queries, dump_mapping=dict(dump_mapping or {}), progress=progress
+        settings,
+        dt=dt,
+        queries=queries,
+        dump_mapping=dict(dump_mapping or {}),
+        dump_delimiter=dump_delimiter,
+        progress=progress,
     )
 
 
 def backfill(
-    settings: Settings, *, start: date, end: date, progress: StepProgress = _quiet
+    settings: Settings,
+    *,
+    start: date,
+    end: date,
+    dump_mapping: Mapping[str, str] | None = None,
+    progress: StepProgress = _quiet,
 ) -> list[RunResult]:
-    """Re-derive every dt in [start, end] that has raw data, from the raw zone alone."""
-    results = pipeline.backfill(settings, start=start, end=end, progress=progress)
+    """Re-derive every dt in [start, end] that has raw data, from the raw zone alone; a dump's
+    rows with `dump_mapping` instead of the mapping their run used, if one is given."""
+    results = pipeline.backfill(
+        settings, start=start, end=end, dump_mapping=dump_mapping, progress=progress
+    )
     if not results:
         raise NotFound(f"no raw data between {start} and {end}: nothing to backfill")
     return results
@@ -170,11 +184,19 @@ def ingest(
     dt: date,
     queries: Sequence[str],
     dump_mapping: Mapping[str, str] | None = None,
+    dump_delimiter: str | None = None,
     progress: StepProgress = _quiet,
 ) -> RunResult:
     """Ad hoc: queue the queries as ingest requests, then run dt for them now."""
     request_ingest(settings, queries, source=settings.source)
-    return run(settings, dt=dt, queries=queries, dump_mapping=dump_mapping, progress=progress)
+    return run(
+        settings,
+        dt=dt,
+        queries=queries,
+        dump_mapping=dump_mapping,
+        dump_delimiter=dump_delimiter,
+        progress=progress,
+    )
 
 
 def ingest_request(

@@ -56,8 +56,9 @@ def _source(settings: Settings) -> str:
         if settings.spotify_client_id is None or settings.spotify_client_secret is None:
             raise RuntimeError("no Spotify credentials")
         return f"Spotify Web API at {settings.spotify_api_url} (credentials set)"
-    table = read_dump(DumpSpec.parse(settings.source))
-    return f"dataset dump with {table.num_rows} rows"
+    dump, columns = read_dump(DumpSpec.parse(settings.source))
+    ignored = f", {len(columns.ignored)} column(s) ignored" if columns.ignored else ""
+    return f"dataset dump with {dump.table.num_rows} rows{ignored}"
 
 
 _FIXES: dict[str, Callable[[Settings], str]] = {
