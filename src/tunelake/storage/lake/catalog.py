@@ -1,0 +1,101 @@
+"""The lake's Iceberg catalog, chosen by URL (`TUNELAKE_LAKE_CATALOG_URL`).
+
+- an SQLAlchemy URL (`sqlite:///…`, `mysql+pymysql://…`, `postgresql+psycopg://…`): pyiceberg's
+  SQL catalog, whose tables (`iceberg_tables`, `iceberg_namespace_properties`) are the ones
+  Iceberg's Java JDBC catalog uses, so Spark, Trino or Flink can open the same tables;
+- `http://…` or `https://…`: a REST catalog;
+- `glue://` (optionally `?region=…`): AWS Glue, so that Athena sees the tables at once;
+- `dynamodb://TABLE?endpoint_url=…&region=…`: pyiceberg's DynamoDB catalog.
+
+`lake_catalog_properties` adds any other pyiceberg property (a REST token, a Glue catalog id).
+The catalog is always named `tunelake`: engines that share an SQL catalog must use that name.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from pyiceberg.catalog import Catalog, load_catalog
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from tunelake.config import Settings
+from tunelake.storage.lake.port import LakeError, LakeUnavailable
+
+CATALOG_NAME = "tunelake"
+
+
+def safe_url(url: str) -> str:
+    """The catalog URL with any password masked, for reprs, logs and errors."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:  # not an SQLAlchemy URL: REST, Glue and DynamoDB URLs carry no secret
+        return url
+
+
+def catalog_properties(url: str, warehouse: str, settings: Settings) -> dict[str, str]:
+    """The pyiceberg properties of the catalog at url, whose tables keep their files under
+    warehouse (a file:// or s3:// URL)."""
+    parts = urlsplit(url)
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    props: dict[str, str] = {"warehouse": warehouse}
+    if parts.scheme in ("http", "https"):
+        props |= {"type": "rest", "uri": url}
+    elif parts.scheme == "glue":
+        props["type"] = "glue"
+        if "region" in query:
+            props["glue.region"] = query["region"]
+    elif parts.scheme == "dynamodb":
+        props |= {"type": "dynamodb", "table-name": parts.netloc or "iceberg"}
+        props["dynamodb.region"] = query.get("region", settings.s3_region)
+    else:
+        props |= {"type": "sql", "uri": url}
+    if warehouse.startswith("s3://"):
+        props |= _s3_properties(settings)
+    return props | settings.lake_catalog_properties
+
+
+def _s3_properties(settings: Settings) -> dict[str, str]:
+    props = {"s3.region": settings.s3_region}
+    if settings.s3_endpoint_url:
+        props["s3.endpoint"] = settings.s3_endpoint_url
+    if settings.s3_access_key_id and settings.s3_secret_access_key:
+        props["s3.access-key-id"] = settings.s3_access_key_id.get_secret_value()
+        props["s3.secret-access-key"] = settings.s3_secret_access_key.get_secret_value()
+    return props
+
+
+def open_catalog(url: str, warehouse: str, settings: Settings) -> Catalog:
+    """The catalog at url, checked at once: unreachable raises LakeUnavailable."""
+    props = catalog_properties(url, warehouse, settings)
+    try:
+        if props["type"] == "dynamodb":
+            return _dynamodb(url, props)
+        return load_catalog(CATALOG_NAME, **props)
+    except (SQLAlchemyError, OSError, ConnectionError) as exc:
+        raise LakeUnavailable(
+            f"lake catalog {safe_url(url)} cannot be reached ({type(exc).__name__}); check "
+            "TUNELAKE_LAKE_CATALOG_URL and that its server runs"
+        ) from None
+    except (ValueError, ImportError) as exc:
+        raise LakeError(f"lake catalog {safe_url(url)} cannot be used: {exc}") from None
+
+
+def _dynamodb(url: str, props: dict[str, str]) -> Catalog:
+    """pyiceberg's DynamoDB catalog takes no endpoint property: an endpoint (dynalite, a local
+    DynamoDB) needs a client of our own."""
+    import boto3
+    from pyiceberg.catalog.dynamodb import DynamoDbCatalog
+
+    query = {k: v[-1] for k, v in parse_qs(urlsplit(url).query).items()}
+    client: Any = None
+    if "endpoint_url" in query:
+        client = boto3.client(
+            "dynamodb",
+            endpoint_url=query["endpoint_url"],
+            region_name=props["dynamodb.region"],
+            aws_access_key_id=props.get("dynamodb.access-key-id", "tunelake"),
+            aws_secret_access_key=props.get("dynamodb.secret-access-key", "tunelake"),
+        )
+    return DynamoDbCatalog(CATALOG_NAME, client=client, **props)
