@@ -318,11 +318,21 @@ def sql(
     query: Annotated[str | None, typer.Argument(help="SQL over the lake's views")] = None,
     file: Annotated[Path | None, typer.Option("--file", help="Read the SQL from a file")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Query the lake as it was: a time (ISO 8601; local time unless it has an "
+            "offset) or a snapshot id (see `tunelake lake info`)",
+        ),
+    ] = None,
     home: Home = None,
     profile: ProfileOpt = None,
 ) -> None:
-    """SQL over the lake (DuckDB): a view per dataset with dt as a column."""
-    from tunelake.engines.sql import SqlEngine, SqlError
+    """SQL over the lake (DuckDB): a view per dataset with dt as a column. Read-only: only
+    SELECT (and EXPLAIN SELECT) runs; nothing a query does can write or delete a file or
+    change stored data. Tables that cannot be read are left out with a warning."""
+    from tunelake.engines.sql import SqlEngine, SqlError, parse_as_of
 
     if fmt not in ("table", "csv", "json"):
         raise _fail("--format must be table, csv or json")
@@ -332,7 +342,10 @@ def sql(
     settings = _settings(home, profile)
     with _errors(), open_resources(settings) as res:
         try:
-            result = SqlEngine(res.lake).query(text)
+            engine = SqlEngine(res.lake, as_of=parse_as_of(as_of))
+            for problem in engine.problems:
+                err.print(f"[yellow]warning:[/] {problem}", highlight=False, soft_wrap=True)
+            result = engine.query(text)
         except SqlError as exc:
             raise _fail(str(exc)) from None
     if fmt != "table":
@@ -473,3 +486,92 @@ def doctor(home: Home = None, profile: ProfileOpt = None) -> None:
             out.print(f"            fix: {c.fix}", highlight=False, soft_wrap=True)
     if not all(c.ok for c in checks):
         raise typer.Exit(1)
+
+
+# `tunelake lake`: the Iceberg tables (logic in tunelake.storage.lake) ---------------------------
+lake_app = typer.Typer(help="The lake's Iceberg tables: info, housekeeping, migration.")
+app.add_typer(lake_app, name="lake")
+
+
+@contextmanager
+def _lake(home: Path | None, profile: str | None, *, allow_legacy: bool = False) -> Iterator[Any]:
+    from tunelake.errors import TunelakeError
+    from tunelake.storage.lake import open_lake
+
+    settings = _settings(home, profile)
+    with _errors():
+        try:
+            yield open_lake(settings.resolved_lake_url, settings, allow_legacy=allow_legacy)
+        except TunelakeError as exc:
+            raise _fail(str(exc), exc.exit_code) from None
+
+
+@lake_app.command("info")
+def lake_info(home: Home = None, profile: ProfileOpt = None) -> None:
+    """Tables, snapshots, and the rows, data files and bytes of each current snapshot."""
+    with _lake(home, profile) as lake:
+        infos = lake.info()
+        out.print(f"lake {lake.url}, catalog {lake.catalog_url}", highlight=False)
+    table = Table()
+    for column in (
+        "table",
+        "snapshots",
+        "current snapshot",
+        "committed at",
+        "rows",
+        "files",
+        "bytes",
+    ):
+        table.add_column(column)
+    for i in infos:
+        when = i.committed_at.isoformat(timespec="seconds") if i.committed_at else "-"
+        table.add_row(
+            i.name,
+            str(i.snapshots),
+            str(i.snapshot_id or "-"),
+            when,
+            str(i.rows),
+            str(i.files),
+            str(i.bytes),
+        )
+    out.print(table)
+
+
+@lake_app.command("vacuum")
+def lake_vacuum(
+    retention_days: Annotated[
+        float | None,
+        typer.Option(
+            help="Expire snapshots older than this [default: lake_snapshot_retention_days]"
+        ),
+    ] = None,
+    home: Home = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """Expire old snapshots (the newest is always kept) and delete files nothing references."""
+    from datetime import timedelta
+
+    days = (
+        retention_days
+        if retention_days is not None
+        else _settings(home, profile).lake_snapshot_retention_days
+    )
+    with _lake(home, profile) as lake:
+        done = lake.vacuum(timedelta(days=days))
+    for v in done:
+        out.print(
+            f"{v.table}: {v.expired_snapshots} snapshots expired, {v.removed_files} files ({v.removed_bytes} bytes) removed",
+            highlight=False,
+        )
+
+
+@lake_app.command("migrate")
+def lake_migrate(home: Home = None, profile: ProfileOpt = None) -> None:
+    """Rebuild a lake of the pre-Iceberg layout (dt=…/_manifest.json) as Iceberg tables."""
+    from tunelake.storage.lake.legacy import migrate
+
+    with _lake(home, profile, allow_legacy=True) as lake:
+        done = migrate(lake)
+    for name, rows in sorted(done.rows.items()):
+        out.print(f"{name}: {rows} rows", highlight=False)
+    out.print(f"{done.partitions} partitions migrated", highlight=False)

@@ -113,7 +113,9 @@ class Settings(BaseSettings):
         lake = self.resolved_lake_url
         if "://" in lake and not lake.startswith("file://"):
             return self.resolved_warehouse_url
-        return f"sqlite:///{Path(lake.removeprefix('file://')).expanduser().resolve() / 'catalog.db'}"
+        return (
+            f"sqlite:///{Path(lake.removeprefix('file://')).expanduser().resolve() / 'catalog.db'}"
+        )
 
     @property
     def resolved_serving_url(self) -> str:

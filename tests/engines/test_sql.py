@@ -309,7 +309,7 @@ def test_as_of_queries_the_lake_as_it_was_before_a_backfill(local_lake: IcebergL
     assert rows(now.query(count))[0] == (DTS[0], 2)
     assert rows(then.query(count)) == original
     assert rows(then.query("SELECT * FROM top_tracks WHERE dt = ?", [DTS[0]])) == sorted(
-        tuple(r.values()) + (DTS[0],) for r in TABLES["top_tracks"][DTS[0]].to_pylist()
+        (*r.values(), DTS[0]) for r in TABLES["top_tracks"][DTS[0]].to_pylist()
     )
 
     table = local_lake.load("top_tracks")

@@ -161,6 +161,21 @@ class SqlEngine:
         self._con.close()
 
 
+def parse_as_of(text: str | None) -> AsOf | None:
+    """`--as-of`: a snapshot id (digits) or an ISO 8601 time, local unless it has an offset."""
+    if text is None:
+        return None
+    if text.strip().isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise SqlError(
+            f"--as-of {text!r} is neither a snapshot id nor a time like 2026-11-26T08:00:00"
+        ) from None
+    return moment if moment.tzinfo else moment.astimezone()
+
+
 def _is_select(con: duckdb.DuckDBPyConnection, statement: Any) -> bool:
     if statement.type == duckdb.StatementType.SELECT:
         return True

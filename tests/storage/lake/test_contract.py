@@ -10,7 +10,6 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import CommitFailedException
 

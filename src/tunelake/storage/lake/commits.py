@@ -32,6 +32,5 @@ def retry_races(table: str, attempt: Callable[[], T]) -> T:
         return retrying(attempt)
     except RetryError as exc:
         raise LakeConflict(
-            f"{table}: {COMMIT_ATTEMPTS} commits in a row lost a race with other writers; "
-            "try again"
+            f"{table}: {COMMIT_ATTEMPTS} commits in a row lost a race with other writers; try again"
         ) from exc.last_attempt.exception()

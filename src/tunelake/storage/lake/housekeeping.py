@@ -10,6 +10,7 @@ grace is never deleted: it may belong to a write still in progress.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -81,7 +82,7 @@ def vacuum(
     for name in lake.tables():
         if lake.load(name) is None:
             continue
-        expired = retry_races(name, lambda name=name: _expire(lake, name, now - retention))
+        expired = retry_races(name, partial(_expire, lake, name, now - retention))
         table = lake.load(name)
         assert table is not None
         removed, size = _remove_orphans(lake, table, now - orphan_grace)
@@ -96,7 +97,8 @@ def _expire(lake: IcebergLake, name: str, cutoff: datetime) -> int:
     old = [
         s.snapshot_id
         for s in table.snapshots()
-        if _time(s.timestamp_ms) < cutoff and (current is None or s.snapshot_id != current.snapshot_id)
+        if _time(s.timestamp_ms) < cutoff
+        and (current is None or s.snapshot_id != current.snapshot_id)
     ]
     if old:
         table.maintenance.expire_snapshots().by_ids(old).commit()

@@ -178,7 +178,7 @@ class IcebergLake:
         return _declared(dataset, got.drop_columns(DT))
 
     def read_dataset(self, dataset: str, dts: Iterable[date] | None = None) -> pa.Table:
-        row_filter = AlwaysTrue() if dts is None else In(DT, {_date(d).isoformat() for d in dts})
+        row_filter = AlwaysTrue() if dts is None else _dt_in({_date(d) for d in dts})
         got = self._read(_dataset(dataset), row_filter)
         if got is None:
             return _empty(dataset)
@@ -244,8 +244,13 @@ class IcebergLake:
 # conversions -----------------------------------------------------------------------------------
 
 
+# pyiceberg's predicates are pydantic models whose __init__ mypy does not see.
 def _dt_is(dt: date) -> BooleanExpression:
-    return EqualTo(DT, dt.isoformat())
+    return EqualTo(DT, dt.isoformat())  # type: ignore[call-arg, arg-type]
+
+
+def _dt_in(dts: set[date]) -> BooleanExpression:
+    return In(DT, {dt.isoformat() for dt in dts})  # type: ignore[call-arg, arg-type]
 
 
 def _with_dt(table: pa.Table, dt: date) -> pa.Table:

@@ -59,7 +59,9 @@ def legacy_partitions(lake: IcebergLake) -> list[LegacyPartition]:
                 match = _DT_DIR.match(entry)
                 manifest = store.read_bytes(f"{folder}/{entry}/{MANIFEST}") if match else None
                 if match and manifest is not None:
-                    found.append(_partition(quarantine, dataset, match, f"{folder}/{entry}", manifest))
+                    found.append(
+                        _partition(quarantine, dataset, match, f"{folder}/{entry}", manifest)
+                    )
     return found
 
 
