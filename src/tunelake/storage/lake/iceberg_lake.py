@@ -217,9 +217,9 @@ class IcebergLake:
         if rows.num_rows == 0:
             # A re-run that rejects nothing must not leave the previous run's rejects behind.
             if self.load(name) is not None:
-                self._commit(name, dt, _with_dt(_nullable(rows), dt))
+                self._commit(name, dt, _with_dt(_nullable(dataset, rows), dt))
             return None
-        self._commit(name, dt, _with_dt(_nullable(rows), dt))
+        self._commit(name, dt, _with_dt(_nullable(dataset, rows), dt))
         return self._files(name)[dt][0]
 
     def read_quarantine(self, dataset: str, dt: date) -> pa.Table | None:
@@ -258,9 +258,18 @@ def _with_dt(table: pa.Table, dt: date) -> pa.Table:
     return table.append_column(pa.field(DT, pa.date32(), nullable=False), column)
 
 
-def _nullable(table: pa.Table) -> pa.Table:
-    """Rejected rows may lack what the dataset requires: the quarantine requires nothing."""
-    return table.cast(pa.schema([f.with_nullable(True) for f in table.schema]))
+def _nullable(dataset: str, table: pa.Table) -> pa.Table:
+    """Rejected rows may lack what the dataset requires: the quarantine requires nothing. A
+    column of nulls only (Arrow's null type, which Iceberg v2 lacks) takes the declared type,
+    or string."""
+    declared = CURATED.get(dataset)
+    fields = []
+    for f in table.schema:
+        if pa.types.is_null(f.type):
+            known = declared is not None and f.name in declared.schema.names
+            f = f.with_type(declared.schema.field(f.name).type if known else pa.string())
+        fields.append(f.with_nullable(True))
+    return table.cast(pa.schema(fields))
 
 
 def _declared(dataset: str, table: pa.Table, *, nullable: bool = False) -> pa.Table:
