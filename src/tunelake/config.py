@@ -49,7 +49,7 @@ class Settings(BaseSettings):
 
     # the lake's Iceberg catalog (see tunelake.storage.lake.catalog)
     lake_catalog_url: str | None = None
-    """An SQLAlchemy URL (SQL catalog), http(s):// (REST), glue://, dynamodb://TABLE?...;
+    """An SQLAlchemy URL (SQL catalog), http(s):// (REST) or glue://;
     None: a SQLite file in a local lake's folder, or the warehouse database for an S3 lake."""
     lake_catalog_properties: dict[str, str] = {}
     """Extra pyiceberg catalog properties (JSON), e.g. a REST catalog's credential."""

@@ -4,8 +4,9 @@
   SQL catalog, whose tables (`iceberg_tables`, `iceberg_namespace_properties`) are the ones
   Iceberg's Java JDBC catalog uses, so Spark, Trino or Flink can open the same tables;
 - `http://…` or `https://…`: a REST catalog;
-- `glue://` (optionally `?region=…`): AWS Glue, so that Athena sees the tables at once;
-- `dynamodb://TABLE?endpoint_url=…&region=…`: pyiceberg's DynamoDB catalog.
+- `glue://` (optionally `?region=…`): AWS Glue, so that Athena sees the tables at once.
+
+pyiceberg's DynamoDB catalog is refused: it cannot commit (tried on dynalite).
 
 `lake_catalog_properties` adds any other pyiceberg property (a REST token, a Glue catalog id).
 The catalog is always named `tunelake`: engines that share an SQL catalog must use that name.
@@ -13,7 +14,6 @@ The catalog is always named `tunelake`: engines that share an SQL catalog must u
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from pyiceberg.catalog import Catalog, load_catalog
@@ -47,8 +47,12 @@ def catalog_properties(url: str, warehouse: str, settings: Settings) -> dict[str
         if "region" in query:
             props["glue.region"] = query["region"]
     elif parts.scheme == "dynamodb":
-        props |= {"type": "dynamodb", "table-name": parts.netloc or "iceberg"}
-        props["dynamodb.region"] = query.get("region", settings.s3_region)
+        # Tried on dynalite: pyiceberg 0.12's DynamoDB catalog loads tables, but its
+        # commit_table is not implemented, so no overwrite could land.
+        raise LakeError(
+            f"lake catalog {url}: pyiceberg's DynamoDB catalog cannot commit table changes; "
+            "use an SQL (sqlite/mysql/postgresql URL), REST (http://…) or Glue (glue://) catalog"
+        )
     else:
         props |= {"type": "sql", "uri": url}
     if warehouse.startswith("s3://"):
@@ -70,8 +74,6 @@ def open_catalog(url: str, warehouse: str, settings: Settings) -> Catalog:
     """The catalog at url, checked at once: unreachable raises LakeUnavailable."""
     props = catalog_properties(url, warehouse, settings)
     try:
-        if props["type"] == "dynamodb":
-            return _dynamodb(url, props)
         return load_catalog(CATALOG_NAME, **props)
     except (SQLAlchemyError, OSError, ConnectionError) as exc:
         raise LakeUnavailable(
@@ -80,22 +82,3 @@ def open_catalog(url: str, warehouse: str, settings: Settings) -> Catalog:
         ) from None
     except (ValueError, ImportError) as exc:
         raise LakeError(f"lake catalog {safe_url(url)} cannot be used: {exc}") from None
-
-
-def _dynamodb(url: str, props: dict[str, str]) -> Catalog:
-    """pyiceberg's DynamoDB catalog takes no endpoint property: an endpoint (dynalite, a local
-    DynamoDB) needs a client of our own."""
-    import boto3
-    from pyiceberg.catalog.dynamodb import DynamoDbCatalog
-
-    query = {k: v[-1] for k, v in parse_qs(urlsplit(url).query).items()}
-    client: Any = None
-    if "endpoint_url" in query:
-        client = boto3.client(
-            "dynamodb",
-            endpoint_url=query["endpoint_url"],
-            region_name=props["dynamodb.region"],
-            aws_access_key_id=props.get("dynamodb.access-key-id", "tunelake"),
-            aws_secret_access_key=props.get("dynamodb.secret-access-key", "tunelake"),
-        )
-    return DynamoDbCatalog(CATALOG_NAME, client=client, **props)

@@ -10,8 +10,8 @@ grace is never deleted: it may belong to a write still in progress.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from pyiceberg.table import Table
