@@ -263,11 +263,11 @@ def _nullable(dataset: str, table: pa.Table) -> pa.Table:
     column of nulls only (Arrow's null type, which Iceberg v2 lacks) takes the declared type,
     or string."""
     declared = CURATED.get(dataset)
+    types = {f.name: f.type for f in declared.schema} if declared else {}
     fields = []
     for f in table.schema:
         if pa.types.is_null(f.type):
-            known = declared is not None and f.name in declared.schema.names
-            f = f.with_type(declared.schema.field(f.name).type if known else pa.string())
+            f = f.with_type(types.get(f.name, pa.string()))
         fields.append(f.with_nullable(True))
     return table.cast(pa.schema(fields))
 
