@@ -49,7 +49,7 @@ def old_lake(root: Path) -> dict[str, int]:
 def test_an_old_lake_is_refused_then_migrated_with_equal_counts(tmp_path: Path) -> None:
     root = tmp_path / "home" / "lake"
     expected = old_lake(root)
-    with pytest.raises(LakeError, match="pre-Iceberg layout.*tunelake lake migrate"):
+    with pytest.raises(LakeError, match=r"pre-Iceberg layout.*tunelake lake migrate"):
         open_lake(str(root), Settings())
 
     result = CliRunner().invoke(app, ["lake", "migrate", "--home", str(tmp_path / "home")])
