@@ -129,9 +129,15 @@ class IcebergLake:
         snapshot = self.snapshot_as_of(table, as_of) if table else None
         if table is None or snapshot is None:
             return {}
+        return self._snapshot_files(table, snapshot.snapshot_id, AlwaysTrue())
+
+    def _snapshot_files(
+        self, table: Table, snapshot_id: int, row_filter: BooleanExpression
+    ) -> dict[date, list[str]]:
+        name = table.name()[-1]
         files: dict[date, list[str]] = {}
         try:
-            tasks = list(table.scan(snapshot_id=snapshot.snapshot_id).plan_files())
+            tasks = list(table.scan(row_filter, snapshot_id=snapshot_id).plan_files())
         except (OSError, ValueError) as exc:  # a manifest list or manifest missing or broken
             raise LakeError(f"table {self.namespace}.{name} cannot be read: {exc}") from exc
         for task in tasks:
@@ -143,6 +149,13 @@ class IcebergLake:
             dt = EPOCH + timedelta(days=task.file.partition[0])
             files.setdefault(dt, []).append(self._url(task.file.file_path))
         return {dt: sorted(files[dt]) for dt in sorted(files)}
+
+    def _written(self, table: Table, dt: date) -> list[str]:
+        """The files of dt in the snapshot a write just committed (no catalog round trip)."""
+        snapshot = table.current_snapshot()
+        if snapshot is None:
+            return []
+        return self._snapshot_files(table, snapshot.snapshot_id, _dt_is(dt)).get(dt, [])
 
     def _read(self, name: str, row_filter: BooleanExpression) -> pa.Table | None:
         table = self.load(name)
@@ -168,8 +181,7 @@ class IcebergLake:
 
     def write_partition(self, dataset: str, dt: date, table: pa.Table) -> list[str]:
         dataset, dt = _dataset(dataset), _date(dt)
-        self._commit(dataset, dt, _with_dt(_conform(dataset, table), dt))
-        return self._files(dataset).get(dt, [])
+        return self._written(self._commit(dataset, dt, _with_dt(_conform(dataset, table), dt)), dt)
 
     def read_partition(self, dataset: str, dt: date) -> pa.Table | None:
         got = self._read(_dataset(dataset), _dt_is(_date(dt)))
@@ -219,8 +231,7 @@ class IcebergLake:
             if self.load(name) is not None:
                 self._commit(name, dt, _with_dt(_nullable(dataset, rows), dt))
             return None
-        self._commit(name, dt, _with_dt(_nullable(dataset, rows), dt))
-        return self._files(name)[dt][0]
+        return self._written(self._commit(name, dt, _with_dt(_nullable(dataset, rows), dt)), dt)[0]
 
     def read_quarantine(self, dataset: str, dt: date) -> pa.Table | None:
         got = self._read(QUARANTINE_PREFIX + _dataset(dataset), _dt_is(_date(dt)))
