@@ -76,9 +76,12 @@ def open_catalog(url: str, warehouse: str, settings: Settings) -> Catalog:
     try:
         return load_catalog(CATALOG_NAME, **props)
     except (SQLAlchemyError, OSError, ConnectionError) as exc:
+        # The driver's first line says what failed (refused, unknown host, no such file); the
+        # URL, which may hold a password, is only ever shown masked.
+        cause = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise LakeUnavailable(
-            f"lake catalog {safe_url(url)} cannot be reached ({type(exc).__name__}); check "
-            "TUNELAKE_LAKE_CATALOG_URL and that its server runs"
+            f"lake catalog {safe_url(url)} cannot be reached ({type(exc).__name__}: {cause}); "
+            "check TUNELAKE_LAKE_CATALOG_URL and that its server runs"
         ) from None
     except (ValueError, ImportError) as exc:
         raise LakeError(f"lake catalog {safe_url(url)} cannot be used: {exc}") from None
