@@ -83,10 +83,6 @@ class Store:
             raise
         f.close()
 
-    def put(self, path: str, data: bytes) -> None:
-        with self.writer(path) as f:
-            f.write(data)
-
     def read_bytes(self, path: str) -> bytes | None:
         try:
             return cast(bytes, self.fs.cat_file(path))
@@ -100,11 +96,6 @@ class Store:
         except FileNotFoundError:
             return []
         return sorted(str(e).rstrip("/").rsplit("/", 1)[-1] for e in entries)
-
-    def find(self, folder: str) -> list[str]:
-        """Every file under folder, at any depth ([] if there is none). On S3 that is one
-        listing request per 1000 files, where a glob would list folder by folder."""
-        return sorted(str(p) for p in self.fs.find(folder))
 
     def remove(self, paths: list[str]) -> None:
         """Delete files and folders (recursively); already gone is fine."""
