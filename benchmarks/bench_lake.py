@@ -1,22 +1,30 @@
 """Lake and SQL-engine figures on a local folder and on S3 (a SeaweedFS started here), each
 against a baseline measured in the same process:
 
-- write: `write_partition` (version folder, manifest switch, cleanup) vs a bare
-  `pq.write_table` of the same table to the same filesystem;
-- read: `read_partition` (manifest, then files) vs a bare `pq.read_table` of one file;
+- write: the first `write_partition` of a 50,000-row partition (creates the Iceberg table,
+  writes, commits) and its overwrite (one commit replacing the dt) vs a bare `pq.write_table`
+  of the same table to the same filesystem;
+- read: `read_partition` (catalog, metadata, manifests, then files) vs a bare `pq.read_table`;
 - overwrite latency of a small partition (what a per-artist rerun costs);
 - SQL: the course's per-artist averages on the DuckDB views vs the same answer computed with
   pyarrow (`read_dataset`, join, group_by);
-- SeaweedFS start-up and stop times.
+- SeaweedFS start-up and stop times;
+- with `--baseline-tunelake PATH` (the `tunelake` of another checkout, e.g. the commit before
+  the Iceberg lake): `tunelake run` wall time of that one and of this one, one after the other
+  on fresh data directories, best of `--runs`.
 
     .venv/bin/python benchmarks/bench_lake.py [--artists 5000] [--days 7] [--repeat 5]
+        [--baseline-tunelake /path/to/old/.venv/bin/tunelake --runs 2]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -31,7 +39,7 @@ from tunelake.config import Settings
 from tunelake.datasets import AUDIO_FEATURES, TOP_TRACKS
 from tunelake.engines.sql import SqlEngine
 from tunelake.localservices.seaweedfs import SeaweedFS, start_seaweedfs
-from tunelake.storage.lake import ParquetLake, open_lake
+from tunelake.storage.lake import IcebergLake, open_lake
 
 FIRST_DAY = date(2026, 11, 1)
 PER_ARTIST = """
@@ -78,13 +86,14 @@ def day_tables(artists: int, seed: int) -> tuple[pa.Table, pa.Table]:
     return top, pa.table(columns, schema=AUDIO_FEATURES.schema)
 
 
-def bench_backend(name: str, lake: ParquetLake, args: argparse.Namespace) -> None:
+def bench_backend(name: str, lake: IcebergLake, args: argparse.Namespace) -> None:
     top, features = day_tables(args.artists, seed=1)
     fs = lake.store.arrow_fs
     bare = lake.store.join("_bench", "bare.parquet")
     lake.store.fs.makedirs(lake.store.join("_bench"), exist_ok=True)
     rows = features.num_rows
 
+    first = best(1, lambda: lake.write_partition("audio_features", FIRST_DAY, features))
     write = best(args.repeat, lambda: lake.write_partition("audio_features", FIRST_DAY, features))
     write_base = best(
         args.repeat, lambda: pq.write_table(features, bare, filesystem=fs, compression="zstd")
@@ -95,7 +104,11 @@ def bench_backend(name: str, lake: ParquetLake, args: argparse.Namespace) -> Non
     overwrite = best(args.repeat * 4, lambda: lake.write_partition("top_tracks", FIRST_DAY, small))
     print(f"[{name}] audio_features partition, {rows:,} rows")
     print(
-        f"  write_partition {write * 1e3:8.1f} ms  bare write {write_base * 1e3:8.1f} ms"
+        f"  first write     {first * 1e3:8.1f} ms  bare write {write_base * 1e3:8.1f} ms"
+        f"  ratio {first / write_base:5.2f}x"
+    )
+    print(
+        f"  overwrite       {write * 1e3:8.1f} ms  bare write {write_base * 1e3:8.1f} ms"
         f"  ratio {write / write_base:5.2f}x"
     )
     print(
@@ -148,22 +161,55 @@ def bench_seaweedfs(data_dir: Path, repeat: int) -> SeaweedFS:
     return start_seaweedfs(data_dir)
 
 
+def run_wall(tunelake: str, home: Path) -> float:
+    """Wall time of `tunelake run` on the default catalog in a fresh data directory."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TUNELAKE_")}
+    home.parent.mkdir(parents=True)
+    start = time.perf_counter()
+    subprocess.run(
+        [tunelake, "run", "--home", str(home), "--dt", FIRST_DAY.isoformat()],
+        check=True,
+        env=env,
+        cwd=home.parent,  # no tunelake.toml there: the embedded defaults
+        capture_output=True,
+    )
+    return time.perf_counter() - start
+
+
+def bench_run(baseline: str, runs: int, tmp: Path) -> None:
+    this = str(Path(sys.executable).with_name("tunelake"))
+    walls: dict[str, list[float]] = {"baseline": [], "this": []}
+    for i in range(runs):  # alternate, so a load spike from other users hits both alike
+        for label, command in (("baseline", baseline), ("this", this)):
+            walls[label].append(run_wall(command, tmp / f"run-{label}-{i}" / "home"))
+    old, new = min(walls["baseline"]), min(walls["this"])
+    print(
+        f"[run] tunelake run, default catalog, best of {runs}: baseline {old:.2f} s, "
+        f"this {new:.2f} s, ratio {new / old:.2f}x (all: {walls})"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--artists", type=int, default=5000)
     parser.add_argument("--days", type=int, default=7)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--baseline-tunelake", help="the tunelake command to compare runs with")
+    parser.add_argument("--runs", type=int, default=2)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-lake-") as tmp:
-        bench_backend("local", open_lake(f"{tmp}/lake"), args)  # type: ignore[arg-type]
+        bench_backend("local", open_lake(f"{tmp}/lake", Settings()), args)
         with bench_seaweedfs(Path(tmp) / "seaweedfs", args.repeat) as server:
             settings = Settings(
                 s3_endpoint_url=server.endpoint_url,
                 s3_access_key_id=server.access_key,
                 s3_secret_access_key=server.secret_key,
+                lake_catalog_url=f"sqlite:///{tmp}/s3-catalog.db",
             )
             lake = open_lake(f"s3://{server.bucket}/lake", settings)
-            bench_backend("s3", lake, args)  # type: ignore[arg-type]
+            bench_backend("s3", lake, args)
+        if args.baseline_tunelake:
+            bench_run(args.baseline_tunelake, args.runs, Path(tmp))
 
 
 if __name__ == "__main__":

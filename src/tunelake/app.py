@@ -15,8 +15,8 @@ import io
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
-from datetime import date, datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 import pyarrow as pa
@@ -30,12 +30,15 @@ from tunelake.names import normalise_name
 from tunelake.observability import RunRecord, StepFailed, one_line, records_from_rows
 from tunelake.pipeline import run as pipeline
 from tunelake.pipeline.resources import (
+    lake_of,
     open_resources,
     reading_lake,
     reading_serving,
     reading_warehouse,
 )
 from tunelake.pipeline.run import RunResult, StepProgress
+from tunelake.storage.lake.housekeeping import TableInfo, Vacuumed
+from tunelake.storage.lake.legacy import Migrated, migrate
 from tunelake.storage.serving.port import ServingStore
 from tunelake.storage.warehouse.port import Warehouse
 
@@ -475,12 +478,14 @@ class SqlResult:
 
     columns: list[str]
     rows: list[tuple[Any, ...]]
+    warnings: list[str] = field(default_factory=list)
+    """Tables left out because they cannot be read, each named with its file."""
 
     @classmethod
-    def of(cls, table: pa.Table) -> SqlResult:
+    def of(cls, table: pa.Table, warnings: Sequence[str] = ()) -> SqlResult:
         # by position: to_pylist() would fold columns that share a name into one key
         columns = [c.to_pylist() for c in table.columns]
-        return cls(list(table.column_names), list(zip(*columns, strict=True)))
+        return cls(list(table.column_names), list(zip(*columns, strict=True)), list(warnings))
 
     def unique_columns(self) -> list[str]:
         """The names with repeats made visible (name, name_1, …), for formats keyed by name."""
@@ -512,16 +517,53 @@ def _json_value(value: Any) -> Any:
     return str(value)
 
 
-def sql(settings: Settings, query: str) -> SqlResult:
-    """Run a read-only query over the lake's views (one per dataset, `dt` a column). It
-    needs the lake alone: a broken warehouse or serving store does not stop it."""
-    from tunelake.engines.sql import SqlEngine  # DuckDB: only this use case needs it
+def sql(settings: Settings, query: str, *, as_of: str | None = None) -> SqlResult:
+    """Run a read-only query over the lake's views (one per dataset, `dt` a column), as the
+    lake is now or, with `as_of` (an ISO time or a snapshot id), as it was then. It needs the
+    lake alone: a broken warehouse or serving store does not stop it, and a table that cannot
+    be read is left out with a warning while the others answer."""
+    from tunelake.engines.sql import SqlEngine, parse_as_of  # DuckDB: only SQL needs it
 
     if not query.strip():
         raise InputError(
             "the query is empty: give a SQL statement, e.g. SELECT COUNT(*) FROM artists"
         )
-    return SqlResult.of(SqlEngine(reading_lake(settings)).query(query))
+    engine = SqlEngine(reading_lake(settings), as_of=parse_as_of(as_of))
+    try:
+        return SqlResult.of(engine.query(query), engine.problems)
+    finally:
+        engine.close()
+
+
+# The lake's tables ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LakeInfo:
+    url: str
+    catalog_url: str
+    """Password masked."""
+    tables: list[TableInfo]
+
+
+def lake_info(settings: Settings) -> LakeInfo:
+    """Tables, snapshots, and the rows, files and bytes of each current snapshot."""
+    lake = reading_lake(settings)
+    return LakeInfo(lake.url, lake.catalog_url, lake.info())
+
+
+def lake_vacuum(settings: Settings, *, retention_days: float | None = None) -> list[Vacuumed]:
+    """Expire snapshots past the retention (the newest always kept) and delete files nothing
+    references."""
+    days = settings.lake_snapshot_retention_days if retention_days is None else retention_days
+    if days < 0:
+        raise InputError(f"the retention must be 0 days or more, not {days}")
+    return reading_lake(settings).vacuum(timedelta(days=days))
+
+
+def lake_migrate(settings: Settings) -> Migrated:
+    """Rebuild a lake of the pre-Iceberg layout as Iceberg tables (equal counts checked)."""
+    return migrate(lake_of(settings, allow_legacy=True))
 
 
 # Checks -----------------------------------------------------------------------------------

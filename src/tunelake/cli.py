@@ -386,12 +386,21 @@ def sql(
     query: Annotated[str | None, typer.Argument(help="SQL over the lake's views")] = None,
     file: Annotated[Path | None, typer.Option("--file", help="Read the SQL from a file")] = None,
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Query the lake as it was: a time (ISO 8601; local time unless it has an "
+            "offset) or a snapshot id (see `tunelake lake info`)",
+        ),
+    ] = None,
     home: Home = None,
     profile: ProfileOpt = None,
 ) -> None:
     """Read-only SQL over the lake (DuckDB): a view per dataset with dt as a column, and
-    quarantine_<dataset> for the rejected rows. No statement can write or delete a file or
-    change stored data."""
+    quarantine_<dataset> for the rejected rows. Only SELECT (and EXPLAIN SELECT) runs: no
+    statement can write or delete a file or change stored data. Tables that cannot be read
+    are left out with a warning naming them."""
     if fmt not in ("table", "csv", "json"):
         raise _fail("--format must be table, csv or json", EX_USAGE)
     if (query is None) == (file is None):
@@ -399,7 +408,9 @@ def sql(
     settings = _settings(home, profile, reads_only=True)
     with _errors():
         text = query if query is not None else _read_text(file)  # type: ignore[arg-type]
-        result = use_cases.sql(settings, text)
+        result = use_cases.sql(settings, text, as_of=as_of)
+    for problem in result.warnings:
+        err.print(f"[yellow]warning:[/] {escape(problem)}", highlight=False, soft_wrap=True)
     if fmt == "csv":
         sys.stdout.write(result.to_csv())
         return
@@ -570,3 +581,74 @@ def serve(
 
     with _errors():
         serve_app(settings, host=host, port=port, on_ready=ready)
+
+
+# `tunelake lake`: the Iceberg tables ----------------------------------------------------
+lake_app = typer.Typer(help="The lake's Iceberg tables: info, housekeeping, migration.")
+app.add_typer(lake_app, name="lake")
+
+
+@lake_app.command("info")
+def lake_info(home: Home = None, profile: ProfileOpt = None) -> None:
+    """Tables, snapshots, and the rows, data files and bytes of each current snapshot."""
+    settings = _settings(home, profile, reads_only=True)
+    with _errors():
+        lake = use_cases.lake_info(settings)
+    out.print(f"lake {escape(lake.url)}, catalog {escape(lake.catalog_url)}", highlight=False)
+    table = Table()
+    for column in (
+        "table",
+        "snapshots",
+        "current snapshot",
+        "committed at",
+        "rows",
+        "files",
+        "bytes",
+    ):
+        table.add_column(column)
+    for i in lake.tables:
+        when = i.committed_at.isoformat(timespec="seconds") if i.committed_at else "-"
+        table.add_row(
+            i.name,
+            str(i.snapshots),
+            str(i.snapshot_id or "-"),
+            when,
+            str(i.rows),
+            str(i.files),
+            str(i.bytes),
+        )
+    out.print(table)
+
+
+@lake_app.command("vacuum")
+def lake_vacuum(
+    retention_days: Annotated[
+        float | None,
+        typer.Option(
+            help="Expire snapshots older than this [default: lake_snapshot_retention_days]"
+        ),
+    ] = None,
+    home: Home = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """Expire old snapshots (the newest is always kept) and delete files nothing references."""
+    settings = _settings(home, profile)
+    with _errors():
+        done = use_cases.lake_vacuum(settings, retention_days=retention_days)
+    for v in done:
+        out.print(
+            f"{v.table}: {v.expired_snapshots} snapshots expired, {v.removed_files} files "
+            f"({v.removed_bytes} bytes) removed",
+            highlight=False,
+        )
+
+
+@lake_app.command("migrate")
+def lake_migrate(home: Home = None, profile: ProfileOpt = None) -> None:
+    """Rebuild a lake of the pre-Iceberg layout (dt=…/_manifest.json) as Iceberg tables."""
+    settings = _settings(home, profile)
+    with _errors():
+        done = use_cases.lake_migrate(settings)
+    for name, rows in sorted(done.rows.items()):
+        out.print(f"{name}: {rows} rows", highlight=False)
+    out.print(f"{done.partitions} partitions migrated", highlight=False)

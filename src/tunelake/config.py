@@ -47,6 +47,16 @@ class Settings(BaseSettings):
     lake_url: str | None = None
     serving_url: str | None = None
 
+    # the lake's Iceberg catalog (see tunelake.storage.lake.catalog)
+    lake_catalog_url: str | None = None
+    """An SQLAlchemy URL (SQL catalog), http(s):// (REST) or glue://;
+    None: a SQLite file in a local lake's folder, or the warehouse database for an S3 lake."""
+    lake_catalog_properties: dict[str, str] = {}
+    """Extra pyiceberg catalog properties (JSON), e.g. a REST catalog's credential."""
+    lake_namespace: str = Field("tunelake", pattern=r"^[a-z][a-z0-9_]{0,62}$")
+    lake_snapshot_retention_days: float = Field(7.0, ge=0)
+    """Lake snapshots older than this are expired after each run (the newest is always kept)."""
+
     # S3-compatible object store for an s3:// lake
     s3_endpoint_url: str | None = None
     s3_region: str = "us-east-1"
@@ -121,6 +131,17 @@ class Settings(BaseSettings):
     @property
     def resolved_lake_url(self) -> str:
         return self.lake_url or str((self.home / "lake").resolve())
+
+    @property
+    def resolved_lake_catalog_url(self) -> str:
+        if self.lake_catalog_url:
+            return self.lake_catalog_url
+        lake = self.resolved_lake_url
+        if "://" in lake and not lake.startswith("file://"):
+            return self.resolved_warehouse_url
+        return (
+            f"sqlite:///{Path(lake.removeprefix('file://')).expanduser().resolve() / 'catalog.db'}"
+        )
 
     @property
     def resolved_serving_url(self) -> str:

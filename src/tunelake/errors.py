@@ -26,6 +26,7 @@ An error may carry both markers (an unreachable backend). An exception that is n
     │   ├── LakeUnavailable                storage/lake/port.py
     │   └── ServingUnavailable             storage/serving/port.py
     ├── LakeError                          storage/lake/port.py: a bad name, table or layout
+    │   └── LakeConflict (Transient)       a commit kept losing races with other writers
     ├── ServingError                       storage/serving/port.py
     │   ├── InvalidDocument
     │   └── Throttled (Transient)          DynamoDB left part of a batch unprocessed

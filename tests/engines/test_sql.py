@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from statistics import fmean
 from typing import Any
@@ -16,7 +16,7 @@ import pytest
 from tests.storage.lake.backends import new_lake
 from tunelake.datasets import ARTISTS, AUDIO_FEATURES, TOP_TRACKS
 from tunelake.engines.sql import SqlEngine, SqlError
-from tunelake.storage.lake import ParquetLake
+from tunelake.storage.lake import IcebergLake
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -67,7 +67,7 @@ def build_tables() -> dict[str, dict[date, pa.Table]]:
 TABLES = build_tables()
 
 
-def fill(lake: ParquetLake) -> ParquetLake:
+def fill(lake: IcebergLake) -> IcebergLake:
     for dataset, partitions in TABLES.items():
         for dt, table in partitions.items():
             lake.write_partition(dataset, dt, table)
@@ -77,12 +77,12 @@ def fill(lake: ParquetLake) -> ParquetLake:
 
 
 @pytest.fixture
-def local_lake(tmp_path: Path, request: pytest.FixtureRequest) -> ParquetLake:
+def local_lake(tmp_path: Path, request: pytest.FixtureRequest) -> IcebergLake:
     return fill(new_lake("local", request, tmp_path))
 
 
 @pytest.fixture
-def local_engine(local_lake: ParquetLake) -> Iterator[SqlEngine]:
+def local_engine(local_lake: IcebergLake) -> Iterator[SqlEngine]:
     engine = SqlEngine(local_lake)
     yield engine
     engine.close()
@@ -129,7 +129,8 @@ def test_views_are_the_datasets_with_dt_a_date(local_engine: SqlEngine) -> None:
         "WHERE table_name = ? AND column_name IN ('dt', 'rank')",
         ["top_tracks"],
     )
-    assert rows(types) == [("dt", "DATE"), ("rank", "SMALLINT")]
+    # Iceberg has no 16-bit integer: rank is stored (and seen by every engine) as INTEGER
+    assert rows(types) == [("dt", "DATE"), ("rank", "INTEGER")]
     got = local_engine.query("SELECT dt, count(*) FROM top_tracks GROUP BY dt")
     assert rows(got) == [(dt, len(ARTIST_IDS) * 3) for dt in DTS]
     reasons = local_engine.query("SELECT reason, dt FROM quarantine_top_tracks")
@@ -164,11 +165,14 @@ def test_parameters_are_bound_not_spliced(local_engine: SqlEngine) -> None:
     )
 
 
-def test_the_views_follow_the_lake(local_lake: ParquetLake, local_engine: SqlEngine) -> None:
+def test_the_views_read_one_snapshot_until_refreshed(
+    local_lake: IcebergLake, local_engine: SqlEngine
+) -> None:
     local_lake.write_partition("top_tracks", DTS[-1], TABLES["top_tracks"][DTS[-1]].slice(0, 1))
-    # The view's old files are gone: the engine re-reads the manifests and runs the query.
-    got = local_engine.query("SELECT count(*) FROM top_tracks WHERE dt = ?", [DTS[-1]])
-    assert got.column(0).to_pylist() == [1]
+    count = "SELECT count(*) FROM top_tracks WHERE dt = ?"
+    assert local_engine.query(count, [DTS[-1]]).column(0).to_pylist() == [18]
+    local_engine.refresh()
+    assert local_engine.query(count, [DTS[-1]]).column(0).to_pylist() == [1]
     neighbours = {"artist_id": ["a"], "related_artist_id": ["b"], "rank": [1], "distance": [0.5]}
     local_lake.write_partition("related_artists", DTS[-1], pa.table(neighbours))
     local_lake.quarantine("top_tracks", DTS[0], pa.table({"reason": pa.array([], pa.string())}))
@@ -205,3 +209,114 @@ def test_an_s3_lake_gives_the_same_answers(local_engine: SqlEngine, s3_engine: S
         local, s3 = local_engine.query(sql), s3_engine.query(sql)
         assert local.num_rows > 0, sql
         assert local.schema == s3.schema and rows(local) == rows(s3), sql
+
+
+# read-only ---------------------------------------------------------------------------------
+
+
+def first_file(lake: IcebergLake, dataset: str) -> str:
+    files = lake.files(dataset)
+    return files[min(files)][0]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "COPY (SELECT * FROM artists LIMIT 1) TO '{lake_file}' (FORMAT parquet)",
+        "EXPLAIN ANALYZE COPY (SELECT 1 AS x) TO '{lake_file}' (FORMAT parquet)",
+        "ATTACH '{tmp}/other.duckdb' AS other",
+        "INSTALL httpfs",
+        "LOAD parquet",
+        "EXPORT DATABASE '{tmp}/export'",
+        "CREATE TABLE scratch AS SELECT 1",
+        "SET enable_external_access = true",
+        "CALL pragma_version()",
+        "SELECT 1; COPY (SELECT 1) TO '{tmp}/x.csv'",
+    ],
+)
+def test_no_statement_writes_or_changes_anything(
+    local_lake: IcebergLake, local_engine: SqlEngine, tmp_path: Path, statement: str
+) -> None:
+    lake_file = first_file(local_lake, "artists")
+    before = Path(lake_file).read_bytes()
+    sql = statement.format(lake_file=lake_file, tmp=tmp_path)
+    with pytest.raises(SqlError, match="read-only: only SELECT queries run"):
+        local_engine.query(sql)
+    assert Path(lake_file).read_bytes() == before
+    assert not any(p.name in ("other.duckdb", "export", "x.csv") for p in tmp_path.iterdir())
+    assert local_engine.query("SELECT count(*) FROM artists").column(0).to_pylist() == [6]
+
+
+def test_select_explain_and_reading_a_named_file_still_work(
+    local_engine: SqlEngine, tmp_path: Path
+) -> None:
+    (tmp_path / "ids.csv").write_text("artist_id\nartist1\nartist4\n", encoding="utf-8")
+    got = local_engine.query(
+        f"SELECT a.artist_id FROM artists a JOIN read_csv('{tmp_path}/ids.csv') i USING (artist_id)"
+    )
+    assert sorted(got.column(0).to_pylist()) == ["artist1", "artist4"]
+    assert local_engine.query("EXPLAIN SELECT * FROM top_tracks").num_rows > 0
+    assert local_engine.query("DESCRIBE artists").num_rows > 0
+
+
+# what cannot be read is left out, by name --------------------------------------------------
+
+
+def test_a_corrupt_data_file_leaves_out_only_its_table(local_lake: IcebergLake) -> None:
+    broken = first_file(local_lake, "artists")
+    Path(broken).write_bytes(b"not parquet at all")
+    engine = SqlEngine(local_lake)
+    assert "artists" not in engine.views() and "top_tracks" in engine.views()
+    [problem] = engine.problems
+    assert problem.startswith("artists left out") and broken in problem
+    got = engine.query("SELECT count(*) FROM top_tracks")
+    assert got.column(0).to_pylist() == [len(ARTIST_IDS) * 3 * len(DTS)]
+
+
+def test_a_deleted_metadata_file_is_named(local_lake: IcebergLake) -> None:
+    table = local_lake.load("audio_features")
+    assert table is not None
+    metadata = table.metadata_location.removeprefix("file://")
+    Path(metadata).unlink()
+    engine = SqlEngine(local_lake)
+    assert "audio_features" not in engine.views()
+    [problem] = engine.problems
+    assert problem.startswith("audio_features left out") and metadata in problem
+    assert engine.query("SELECT count(*) FROM artists").column(0).to_pylist() == [6]
+
+
+def test_a_deleted_manifest_list_is_named(local_lake: IcebergLake) -> None:
+    table = local_lake.load("top_tracks")
+    assert table is not None and table.current_snapshot() is not None
+    manifest_list = table.current_snapshot().manifest_list.removeprefix("file://")  # type: ignore[union-attr]
+    Path(manifest_list).unlink()
+    engine = SqlEngine(local_lake)
+    assert "top_tracks" not in engine.views()
+    assert any(p.startswith("top_tracks left out") and manifest_list in p for p in engine.problems)
+    assert engine.query("SELECT count(*) FROM artists").column(0).to_pylist() == [6]
+
+
+# time travel -------------------------------------------------------------------------------
+
+
+def test_as_of_queries_the_lake_as_it_was_before_a_backfill(local_lake: IcebergLake) -> None:
+    before = datetime.now(UTC)
+    count = "SELECT dt, count(*) FROM top_tracks GROUP BY dt"
+    original = rows(SqlEngine(local_lake).query(count))
+    local_lake.write_partition("top_tracks", DTS[0], TABLES["top_tracks"][DTS[0]].slice(0, 2))
+    now = SqlEngine(local_lake)
+    then = SqlEngine(local_lake, as_of=before)
+    assert rows(now.query(count))[0] == (DTS[0], 2)
+    assert rows(then.query(count)) == original
+    assert rows(then.query("SELECT * FROM top_tracks WHERE dt = ?", [DTS[0]])) == sorted(
+        (*r.values(), DTS[0]) for r in TABLES["top_tracks"][DTS[0]].to_pylist()
+    )
+
+    table = local_lake.load("top_tracks")
+    assert table is not None
+    first = table.snapshots()[0]
+    by_id = SqlEngine(local_lake, as_of=first.snapshot_id)
+    assert by_id.views() == ["top_tracks"]  # only the first table existed then
+    assert rows(by_id.query(count)) == [(DTS[0], 18)]
+    with pytest.raises(SqlError, match="no table of the lake has a snapshot 7"):
+        SqlEngine(local_lake, as_of=7)

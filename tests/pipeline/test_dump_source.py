@@ -129,7 +129,7 @@ def test_a_bad_value_is_quarantined_with_its_row_and_a_fixed_file_reruns_clean(
     assert first.ok
     with open_resources(settings) as res:
         [rejected] = res.lake.read_quarantine("audio_features", DT).to_pylist()
-    assert rejected["track_id"] == rows[5]["id"] and rejected["source_row"] == 6
+    assert rejected["track_id"] == rows[5]["id"] and rejected["source_row"] == "6"
     assert "tempo cannot be read as double" in rejected["reason"]
 
     _write_csv(dump, rows)  # the fixed file: its new content is landed again
@@ -221,7 +221,7 @@ def test_a_track_under_two_artists_is_quarantined_and_counted(make_settings, tmp
     with open_resources(settings) as res:
         [rejected] = res.lake.read_quarantine("tracks", DT).to_pylist()
         kept = res.warehouse.read("tracks").to_pylist()
-    assert rejected["source_row"] == len(rows) + 1
+    assert rejected["source_row"] == str(len(rows) + 1)
     assert "listed under artist art000 in row 1 and under art001 here" in rejected["reason"]
     assert [t["artist_id"] for t in kept if t["track_id"] == rows[0]["id"]] == ["art000"]
 
@@ -245,4 +245,4 @@ def test_a_parquet_dump_with_other_column_types_runs_and_quarantines_what_is_bad
         artist_ids = {a["artist_id"] for a in res.warehouse.read("artists").to_pylist()}
         assert artist_ids == {"0", "1", "2", "3", "4", "5"}
         [rejected] = res.lake.read_quarantine("audio_features", DT).to_pylist()
-    assert rejected["source_row"] == 5 and "tempo cannot be read" in rejected["reason"]
+    assert rejected["source_row"] == "5" and "tempo cannot be read" in rejected["reason"]

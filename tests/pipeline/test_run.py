@@ -84,6 +84,20 @@ def test_same_dt_twice_gives_the_same_state(make_settings):
     assert extract.details["fetched_now"] == 0
 
 
+def test_each_run_expires_lake_snapshots_past_the_retention(make_settings):
+    kept = make_settings("kept")
+    expiring = make_settings("expiring", lake_snapshot_retention_days=0)
+    for settings in (kept, expiring, kept, expiring):
+        run_pipeline(settings, dt=DT)
+    with open_resources(kept) as res:
+        history = {i.name: i.snapshots for i in res.lake.info()}
+    with open_resources(expiring) as res:
+        current = {i.name: (i.snapshots, i.rows) for i in res.lake.info()}
+    assert history.keys() == current.keys() >= {"artists", "top_tracks", "related_artists"}
+    assert all(n > 1 for n in history.values())  # the second run replaced the first's dt
+    assert all(snapshots == 1 and rows > 0 for snapshots, rows in current.values())
+
+
 def _run_cli(home: Path, *extra: str) -> subprocess.Popen:
     env = {
         **os.environ,

@@ -1,10 +1,16 @@
-"""SQL over the lake (the Athena/Presto role) on an in-memory DuckDB.
+"""SQL over the lake (the Athena/Presto role) on an in-memory DuckDB, read-only.
 
-Every lake dataset is a view under its own name, with `dt` as a DATE column; every dataset
-with quarantined rows also has a `quarantine_<dataset>` view. The views list the files the
-partition manifests name at the time the views were built, so a query never sees half a
-partition. `refresh()` rebuilds them; a query that finds its files replaced by a newer
-version refreshes and runs once more.
+Every Iceberg table of the lake is a view under its dataset's name over the data files of one
+snapshot (the current one, or the one current at `as_of`: time travel), with `dt` a DATE
+column; every dataset with a quarantine table also has a `quarantine_<dataset>` view. Nothing
+is loaded into memory: DuckDB reads the Parquet files as a query needs them.
+
+Read-only: only SELECT statements (and EXPLAIN of one) run; COPY … TO, ATTACH, INSTALL/LOAD,
+EXPORT, CREATE, SET, PRAGMA and CALL are refused before DuckDB sees them, so no query can write
+or delete a file or change stored data. Reading files a query names (read_csv, …) stays open.
+
+Whatever is readable is served: a table whose metadata or data files cannot be read is left
+out, and `problems` names the table and the file (the CLI prints them as warnings).
 
 An S3 lake is read through the lake's own fsspec filesystem registered on the connection:
 DuckDB's httpfs extension needs a download this machine cannot make.
@@ -12,33 +18,48 @@ DuckDB's httpfs extension needs a download this machine cannot make.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import structlog
 from fsspec.implementations.local import LocalFileSystem
 
 from tunelake.errors import InputError
-from tunelake.storage.lake.port import Lake
+from tunelake.storage.lake.port import Lake, LakeError
 
 QUARANTINE_PREFIX = "quarantine_"
+_EXPLAIN = re.compile(r"^\s*EXPLAIN\s+(?:ANALY[SZ]E\s+)?(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
+AsOf = datetime | int
+
+log = structlog.get_logger(__name__)
 
 
 class SqlError(InputError):
-    """A query failed; the message is DuckDB's."""
+    """A query failed or is not allowed; the message says why."""
 
 
 class SqlEngine:
-    def __init__(self, lake: Lake) -> None:
+    def __init__(self, lake: Lake, *, as_of: AsOf | None = None) -> None:
+        """as_of: a time, or a snapshot id of any table (its commit time is used for all)."""
         self._lake = lake
-        # Never reach for the network to install an extension.
-        self._con = duckdb.connect(config={"autoinstall_known_extensions": False})
+        try:
+            self._as_of = lake.snapshot_time(as_of) if isinstance(as_of, int) else as_of
+        except LakeError as exc:
+            raise SqlError(str(exc)) from None
+        # Never reach for the network to install or load an extension.
+        self._con = duckdb.connect(
+            config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+        )
         if not isinstance(lake.filesystem, LocalFileSystem):
             self._con.register_filesystem(lake.filesystem)
         self._views: list[str] = []
+        self.problems: list[str] = []
+        """What was left out at the last refresh, and why (table and file named)."""
         self._refresh_lock = threading.Lock()
         self.refresh()
 
@@ -49,53 +70,135 @@ class SqlEngine:
         return list(self._views)
 
     def refresh(self) -> None:
-        """Point the views at the partitions' current files (and drop those of vanished
-        datasets), in one transaction: a concurrent query sees the old set or the new one."""
-        wanted = {name: self._lake.files(name) for name in self._lake.datasets()}
-        wanted |= {
-            QUARANTINE_PREFIX + name: self._lake.quarantine_files(name)
-            for name in self._lake.quarantined()
-        }
-        wanted = {name: files for name, files in wanted.items() if files}
+        """Point the views at the tables' files (and drop those of vanished tables), in one
+        transaction: a concurrent query sees the old set or the new one."""
+        problems: list[str] = []
+        wanted: dict[str, str] = {}
+        for name, files in self._files(problems).items():
+            scan = _scan(files)
+            problem = self._unreadable(name, scan, files)
+            if problem:
+                problems.append(problem)
+            else:
+                wanted[name] = scan
         with self._refresh_lock, self._con.cursor() as cur:
             cur.begin()
             for gone in set(self._views) - set(wanted):
                 cur.execute(f"DROP VIEW IF EXISTS {_identifier(gone)}")
-            for name, files in wanted.items():
-                cur.execute(f"CREATE OR REPLACE VIEW {_identifier(name)} AS {_scan(files)}")
+            for name, scan in wanted.items():
+                cur.execute(f"CREATE OR REPLACE VIEW {_identifier(name)} AS {scan}")
             cur.commit()
             self._views = sorted(wanted)
+        self.problems = problems
+        for problem in problems:
+            log.warning("sql_view_left_out", problem=problem)
+
+    def _files(self, problems: list[str]) -> dict[str, dict[date, list[str]]]:
+        """Each view's files; a table whose metadata cannot be read is reported, not fatal."""
+        lake, as_of = self._lake, self._as_of
+        found: dict[str, dict[date, list[str]]] = {}
+        listings = [(name, name, lake.files) for name in lake.datasets()]
+        listings += [(QUARANTINE_PREFIX + n, n, lake.quarantine_files) for n in lake.quarantined()]
+        for view, dataset, files_of in listings:
+            try:
+                files = files_of(dataset, as_of)
+            except LakeError as exc:
+                problems.append(f"{view} left out: {exc}")
+                continue
+            if files:
+                found[view] = files
+        return found
+
+    def _unreadable(self, name: str, scan: str, files: dict[date, list[str]]) -> str | None:
+        """None if the view binds (DuckDB reads every file's footer to unify the schemas);
+        otherwise which file spoils it."""
+        with self._con.cursor() as cur:
+            try:
+                cur.execute(f"DESCRIBE {scan}")
+                return None
+            except duckdb.Error as exc:
+                whole = exc
+            for path in (p for dt in sorted(files) for p in files[dt]):
+                try:
+                    cur.execute(f"DESCRIBE SELECT * FROM read_parquet({_literal(path)})")
+                except duckdb.Error as exc:
+                    return f"{name} left out: cannot read {path}: {_first_line(exc)}"
+        return f"{name} left out: {_first_line(whole)}"
 
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         """Run sql (with `?` or `$1` placeholders bound to params) and return its rows."""
+        self._check_read_only(sql)
         try:
             try:
                 return self._run(sql, params)
             except duckdb.IOException:
-                # A view's files were replaced by a newer partition version since the views
-                # were built; one refresh points them at the current files.
+                # A view's files were removed (housekeeping) since the views were built; one
+                # refresh points them at the current snapshot.
                 self.refresh()
                 return self._run(sql, params)
         except duckdb.Error as exc:
             raise SqlError(str(exc)) from None
 
+    def _check_read_only(self, sql: str) -> None:
+        try:
+            statements = self._con.extract_statements(sql)
+        except duckdb.Error as exc:
+            raise SqlError(str(exc)) from None
+        for statement in statements:
+            if not _is_select(self._con, statement):
+                kind = statement.type.name
+                raise SqlError(
+                    f"tunelake sql is read-only: only SELECT queries run, not {kind} "
+                    f"({_first_line(statement.query.strip())[:80]})"
+                )
+
     def _run(self, sql: str, params: Sequence[Any] | None) -> pa.Table:
         with self._con.cursor() as cur:
             relation = cur.sql(sql, params=params)
-            # Statements that return no rows (DDL, SET, ...) give no relation.
             return pa.table({}) if relation is None else relation.to_arrow_table()
 
     def close(self) -> None:
         self._con.close()
 
 
+def parse_as_of(text: str | None) -> AsOf | None:
+    """`--as-of`: a snapshot id (digits) or an ISO 8601 time, local unless it has an offset."""
+    if text is None:
+        return None
+    if text.strip().isdigit():
+        return int(text)
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise SqlError(
+            f"--as-of {text!r} is neither a snapshot id nor a time like 2026-11-26T08:00:00"
+        ) from None
+    return moment if moment.tzinfo else moment.astimezone()
+
+
+def _is_select(con: duckdb.DuckDBPyConnection, statement: Any) -> bool:
+    if statement.type == duckdb.StatementType.SELECT:
+        return True
+    if statement.type != duckdb.StatementType.EXPLAIN:
+        return False
+    # EXPLAIN ANALYZE runs what it explains: the explained statement must be a SELECT too.
+    match = _EXPLAIN.match(statement.query)
+    if match is None:
+        return False
+    inner = con.extract_statements(match["rest"])
+    return len(inner) == 1 and inner[0].type == duckdb.StatementType.SELECT
+
+
 def _scan(files: dict[date, list[str]]) -> str:
     paths = ", ".join(_literal(path) for dt in sorted(files) for path in files[dt])
-    # dt comes from each file's `dt=YYYY-MM-DD` folder; version folders (`_v<id>`) hold no '='.
-    return (
-        f"SELECT * FROM read_parquet([{paths}], hive_partitioning = true, "
-        "hive_types = {'dt': DATE}, union_by_name = true)"
-    )
+    # Iceberg keeps `dt` in the data files; union_by_name covers files written before a
+    # column was added (schema evolution), which lack it.
+    return f"SELECT * FROM read_parquet([{paths}], union_by_name = true, hive_partitioning = false)"
+
+
+def _first_line(exc: BaseException | str) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _literal(text: str) -> str:

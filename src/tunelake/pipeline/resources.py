@@ -16,6 +16,7 @@ from pathlib import Path
 from tunelake.config import Settings
 from tunelake.errors import NotFound, UserError
 from tunelake.storage.lake import open_lake
+from tunelake.storage.lake.iceberg_lake import IcebergLake
 from tunelake.storage.lake.port import Lake
 from tunelake.storage.serving import open_serving
 from tunelake.storage.serving.port import ServingStore
@@ -43,8 +44,8 @@ class Resources:
         }
 
 
-def lake_of(settings: Settings) -> Lake:
-    return open_lake(settings.resolved_lake_url, settings)
+def lake_of(settings: Settings, *, allow_legacy: bool = False) -> IcebergLake:
+    return open_lake(settings.resolved_lake_url, settings, allow_legacy=allow_legacy)
 
 
 def serving_of(settings: Settings) -> ServingStore:
@@ -105,7 +106,7 @@ def reading_serving(settings: Settings) -> Iterator[ServingStore]:
         store.close()
 
 
-def reading_lake(settings: Settings) -> Lake:
+def reading_lake(settings: Settings) -> IcebergLake:
     url = settings.resolved_lake_url
     if "://" not in url and not Path(url).is_dir():
         raise NotFound(

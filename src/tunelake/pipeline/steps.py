@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -218,12 +218,15 @@ def transform(
         related = related_artists(vectors, settings.similarity_k)
     res.lake.write_partition("artist_vectors", dt, vectors)
     res.lake.write_partition("related_artists", dt, related)
+    # The last lake write of a run: expire old snapshots, so the lake does not grow unbounded.
+    vacuumed = res.lake.vacuum(timedelta(days=settings.lake_snapshot_retention_days))
     if warehouse:
         res.warehouse.replace_children("related_artists", "artist_id", _with_dt(related, dt))
     step.counts(curated.artists.num_rows, related.num_rows)
     step.details = {
         "vectors": vectors.num_rows,
         "without_features": curated.artists.num_rows - vectors.num_rows,
+        "lake_files_removed": sum(v.removed_files for v in vacuumed),
     }
     return Similarity(vectors, related)
 

@@ -13,7 +13,7 @@ import pytest
 
 from tunelake.config import Settings
 from tunelake.localservices.seaweedfs import SeaweedFS
-from tunelake.storage.lake import ParquetLake, open_lake
+from tunelake.storage.lake import IcebergLake, open_lake
 
 __all__ = ["BACKENDS", "lake", "new_lake", "s3_settings"]
 
@@ -23,26 +23,28 @@ BACKENDS = [
 ]
 
 
-def s3_settings(server: SeaweedFS) -> Settings:
+def s3_settings(server: SeaweedFS, catalog_url: str | None = None) -> Settings:
     return Settings(
         s3_endpoint_url=server.endpoint_url,
         s3_access_key_id=server.access_key,
         s3_secret_access_key=server.secret_key,
+        lake_catalog_url=catalog_url,
     )
 
 
-def new_lake(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> ParquetLake:
-    """A fresh, empty lake: a folder under tmp_path, or a new prefix in the test bucket."""
+def new_lake(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> IcebergLake:
+    """A fresh, empty lake: a folder under tmp_path (its catalog in it), or a new prefix in
+    the test bucket with a SQLite catalog under tmp_path."""
     if kind == "local":
-        lake = open_lake(str(tmp_path / "lake"))
+        lake = open_lake(str(tmp_path / "lake"), Settings())
     else:
         server: SeaweedFS = request.getfixturevalue("seaweedfs")
         url = f"s3://{server.bucket}/lake-{uuid.uuid4().hex[:12]}"
-        lake = open_lake(url, s3_settings(server))
-    assert isinstance(lake, ParquetLake)
+        lake = open_lake(url, s3_settings(server, f"sqlite:///{tmp_path / 'catalog.db'}"))
+    assert isinstance(lake, IcebergLake)
     return lake
 
 
 @pytest.fixture(params=BACKENDS)
-def lake(request: pytest.FixtureRequest, tmp_path: Path) -> ParquetLake:
+def lake(request: pytest.FixtureRequest, tmp_path: Path) -> IcebergLake:
     return new_lake(request.param, request, tmp_path)

@@ -70,9 +70,17 @@ def test_refused_credentials_say_what_to_fix(seaweedfs: SeaweedFS) -> None:
 
 
 @pytest.mark.services
-def test_no_secret_in_reprs(seaweedfs: SeaweedFS) -> None:
-    lake = open_lake(f"s3://{seaweedfs.bucket}/lake", s3_settings(seaweedfs))
+def test_no_secret_in_reprs(seaweedfs: SeaweedFS, tmp_path: Path) -> None:
+    catalog = f"sqlite:///{tmp_path}/catalog.db"
+    lake = open_lake(f"s3://{seaweedfs.bucket}/lake", s3_settings(seaweedfs, catalog))
     secret = seaweedfs.secret_key.get_secret_value()
     assert lake.url == f"s3://{seaweedfs.bucket}/lake"
-    for text in (repr(lake), repr(lake.store), repr(seaweedfs), str(lake.url)):  # type: ignore[attr-defined]
+    for text in (repr(lake), repr(lake.store), repr(seaweedfs), str(lake.url)):
         assert secret not in text
+
+
+def test_a_catalog_password_never_shows(tmp_path: Path) -> None:
+    url = f"postgresql+psycopg://someone:{SECRET}@127.0.0.1:{closed_port()}/db"
+    with pytest.raises(LakeUnavailable, match="TUNELAKE_LAKE_CATALOG_URL") as caught:
+        open_lake(str(tmp_path / "lake"), Settings(lake_catalog_url=url))
+    assert SECRET not in str(caught.value) and "someone:***@" in str(caught.value)

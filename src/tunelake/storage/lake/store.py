@@ -8,6 +8,7 @@ the completion of a multipart upload), so it is written in place and discarded o
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -20,7 +21,6 @@ from fsspec import AbstractFileSystem
 from fsspec.implementations.local import LocalFileSystem
 
 from tunelake.config import Settings, load_settings
-from tunelake.storage.lake.ids import new_id
 from tunelake.storage.lake.port import LakeError
 
 TEMP_PREFIX = ".tmp-"
@@ -50,6 +50,11 @@ class Store:
             return pafs.LocalFileSystem()
         return pafs.PyFileSystem(pafs.FSSpecHandler(self.fs))
 
+    @property
+    def location(self) -> str:
+        """The root as a URL with a scheme (file:// or s3://), as Iceberg records locations."""
+        return f"file://{self.root}" if self.is_local else self.url
+
     def join(self, *parts: str) -> str:
         return "/".join((self.root, *parts))
 
@@ -62,7 +67,7 @@ class Store:
         if self.is_local:
             target = Path(path)
             target.parent.mkdir(parents=True, exist_ok=True)
-            temp = target.with_name(f"{TEMP_PREFIX}{new_id()}-{target.name}")
+            temp = target.with_name(f"{TEMP_PREFIX}{secrets.token_hex(8)}-{target.name}")
             try:
                 with temp.open("wb") as f:
                     yield f
@@ -78,10 +83,6 @@ class Store:
             raise
         f.close()
 
-    def put(self, path: str, data: bytes) -> None:
-        with self.writer(path) as f:
-            f.write(data)
-
     def read_bytes(self, path: str) -> bytes | None:
         try:
             return cast(bytes, self.fs.cat_file(path))
@@ -95,11 +96,6 @@ class Store:
         except FileNotFoundError:
             return []
         return sorted(str(e).rstrip("/").rsplit("/", 1)[-1] for e in entries)
-
-    def find(self, folder: str) -> list[str]:
-        """Every file under folder, at any depth ([] if there is none). On S3 that is one
-        listing request per 1000 files, where a glob would list folder by folder."""
-        return sorted(str(p) for p in self.fs.find(folder))
 
     def remove(self, paths: list[str]) -> None:
         """Delete files and folders (recursively); already gone is fine."""

@@ -9,6 +9,9 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import secrets
+import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import suppress
 from datetime import date
@@ -16,11 +19,24 @@ from typing import Any
 
 import pydantic_core
 
-from tunelake.storage.lake.ids import ID_PATTERN, new_id
 from tunelake.storage.lake.store import Store
 
 SUFFIX = ".jsonl.gz"
-_RAW_FILE = re.compile(rf"^{ID_PATTERN}{re.escape(SUFFIX)}$")
+_RAW_FILE = re.compile(rf"^[0-9a-f]{{24}}{re.escape(SUFFIX)}$")
+
+_lock = threading.Lock()
+_last_ns = 0
+
+
+def new_id() -> str:
+    """A file name that sorts by landing time: 16 hex digits of nanoseconds since the epoch
+    (fixed width; strictly increasing within this process) and 8 random ones (unique across
+    processes and hosts)."""
+    global _last_ns
+    with _lock:
+        _last_ns = max(time.time_ns(), _last_ns + 1)
+        stamp = _last_ns
+    return f"{stamp:016x}{secrets.token_hex(4)}"
 
 
 class RawZone:

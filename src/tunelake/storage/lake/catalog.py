@@ -1,0 +1,79 @@
+"""The lake's Iceberg catalog, chosen by URL (`TUNELAKE_LAKE_CATALOG_URL`).
+
+- an SQLAlchemy URL (`sqlite:///…`, `mysql+pymysql://…`, `postgresql+psycopg://…`): pyiceberg's
+  SQL catalog, whose tables (`iceberg_tables`, `iceberg_namespace_properties`) are the ones
+  Iceberg's Java JDBC catalog uses, so Spark, Trino or Flink can open the same tables;
+- `http://…` or `https://…`: a REST catalog;
+- `glue://` (optionally `?region=…`): AWS Glue, so that Athena sees the tables at once.
+
+pyiceberg's DynamoDB catalog is refused: it cannot commit (tried on dynalite).
+
+`lake_catalog_properties` adds any other pyiceberg property (a REST token, a Glue catalog id).
+The catalog is always named `tunelake`: engines that share an SQL catalog must use that name.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+from pyiceberg.catalog import Catalog, load_catalog
+from sqlalchemy.exc import SQLAlchemyError
+
+from tunelake.config import Settings
+from tunelake.redact import mask_url
+from tunelake.storage.lake.port import LakeError, LakeUnavailable
+
+CATALOG_NAME = "tunelake"
+
+
+def catalog_properties(url: str, warehouse: str, settings: Settings) -> dict[str, str]:
+    """The pyiceberg properties of the catalog at url, whose tables keep their files under
+    warehouse (a file:// or s3:// URL)."""
+    parts = urlsplit(url)
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    props: dict[str, str] = {"warehouse": warehouse}
+    if parts.scheme in ("http", "https"):
+        props |= {"type": "rest", "uri": url}
+    elif parts.scheme == "glue":
+        props["type"] = "glue"
+        if "region" in query:
+            props["glue.region"] = query["region"]
+    elif parts.scheme == "dynamodb":
+        # Tried on dynalite: pyiceberg 0.12's DynamoDB catalog loads tables, but its
+        # commit_table is not implemented, so no overwrite could land.
+        raise LakeError(
+            f"lake catalog {url}: pyiceberg's DynamoDB catalog cannot commit table changes; "
+            "use an SQL (sqlite/mysql/postgresql URL), REST (http://…) or Glue (glue://) catalog"
+        )
+    else:
+        props |= {"type": "sql", "uri": url}
+    if warehouse.startswith("s3://"):
+        props |= _s3_properties(settings)
+    return props | settings.lake_catalog_properties
+
+
+def _s3_properties(settings: Settings) -> dict[str, str]:
+    props = {"s3.region": settings.s3_region}
+    if settings.s3_endpoint_url:
+        props["s3.endpoint"] = settings.s3_endpoint_url
+    if settings.s3_access_key_id and settings.s3_secret_access_key:
+        props["s3.access-key-id"] = settings.s3_access_key_id.get_secret_value()
+        props["s3.secret-access-key"] = settings.s3_secret_access_key.get_secret_value()
+    return props
+
+
+def open_catalog(url: str, warehouse: str, settings: Settings) -> Catalog:
+    """The catalog at url, checked at once: unreachable raises LakeUnavailable."""
+    props = catalog_properties(url, warehouse, settings)
+    try:
+        return load_catalog(CATALOG_NAME, **props)
+    except (SQLAlchemyError, OSError, ConnectionError) as exc:
+        # The driver's first line says what failed (refused, unknown host, no such file); the
+        # URL, which may hold a password, is only ever shown masked.
+        cause = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise LakeUnavailable(
+            f"lake catalog {mask_url(url)} cannot be reached ({type(exc).__name__}: {cause}); "
+            "check TUNELAKE_LAKE_CATALOG_URL and that its server runs"
+        ) from None
+    except (ValueError, ImportError) as exc:
+        raise LakeError(f"lake catalog {mask_url(url)} cannot be used: {exc}") from None
