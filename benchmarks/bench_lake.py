@@ -34,12 +34,12 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pydantic import SecretStr
 
-from tunelake.config import Settings
 from tunelake.datasets import AUDIO_FEATURES, TOP_TRACKS
 from tunelake.engines.sql import SqlEngine
 from tunelake.localservices.seaweedfs import SeaweedFS, start_seaweedfs
-from tunelake.storage.lake import IcebergLake, open_lake
+from tunelake.storage.lake import IcebergLake, LakeOptions, S3Options, open_lake
 
 FIRST_DAY = date(2026, 11, 1)
 PER_ARTIST = """
@@ -198,15 +198,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-lake-") as tmp:
-        bench_backend("local", open_lake(f"{tmp}/lake", Settings()), args)
+        bench_backend("local", open_lake(f"{tmp}/lake"), args)
         with bench_seaweedfs(Path(tmp) / "seaweedfs", args.repeat) as server:
-            settings = Settings(
-                s3_endpoint_url=server.endpoint_url,
-                s3_access_key_id=server.access_key,
-                s3_secret_access_key=server.secret_key,
-                lake_catalog_url=f"sqlite:///{tmp}/s3-catalog.db",
+            options = LakeOptions(
+                catalog_url=f"sqlite:///{tmp}/s3-catalog.db",
+                s3=S3Options(
+                    endpoint_url=server.endpoint_url,
+                    access_key_id=SecretStr(server.access_key),
+                    secret_access_key=server.secret_key,
+                ),
             )
-            lake = open_lake(f"s3://{server.bucket}/lake", settings)
+            lake = open_lake(f"s3://{server.bucket}/lake", options)
             bench_backend("s3", lake, args)
         if args.baseline_tunelake:
             bench_run(args.baseline_tunelake, args.runs, Path(tmp))

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from tests.storage.lake.test_contract import DT, top_tracks
 from tunelake.cli import app
 from tunelake.config import Settings
-from tunelake.storage.lake import IcebergLake, open_lake
+from tunelake.pipeline import resources
+from tunelake.storage.lake import IcebergLake
 
 
 @pytest.fixture
@@ -24,8 +25,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def lake_of(home: Path) -> IcebergLake:
-    settings = Settings(home=home)
-    return open_lake(settings.resolved_lake_url, settings)
+    return resources.lake_of(Settings(home=home))
 
 
 def cli(home: Path, *args: str) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from tunelake.config import Settings
 from tunelake.errors import NotFound, UserError
-from tunelake.storage.lake import open_lake
+from tunelake.storage.lake import LakeOptions, S3Options, open_lake
 from tunelake.storage.lake.iceberg_lake import IcebergLake
 from tunelake.storage.lake.port import Lake
 from tunelake.storage.serving import open_serving
@@ -44,8 +44,22 @@ class Resources:
         }
 
 
+def lake_options(settings: Settings) -> LakeOptions:
+    return LakeOptions(
+        catalog_url=settings.resolved_lake_catalog_url,
+        catalog_properties=settings.lake_catalog_properties,
+        namespace=settings.lake_namespace,
+        s3=S3Options(
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            access_key_id=settings.s3_access_key_id,
+            secret_access_key=settings.s3_secret_access_key,
+        ),
+    )
+
+
 def lake_of(settings: Settings, *, allow_legacy: bool = False) -> IcebergLake:
-    return open_lake(settings.resolved_lake_url, settings, allow_legacy=allow_legacy)
+    return open_lake(settings.resolved_lake_url, lake_options(settings), allow_legacy=allow_legacy)
 
 
 def serving_of(settings: Settings) -> ServingStore:

@@ -10,12 +10,12 @@ import uuid
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
-from tunelake.config import Settings
 from tunelake.localservices.seaweedfs import SeaweedFS
-from tunelake.storage.lake import IcebergLake, open_lake
+from tunelake.storage.lake import IcebergLake, LakeOptions, S3Options, open_lake
 
-__all__ = ["BACKENDS", "lake", "new_lake", "s3_settings"]
+__all__ = ["BACKENDS", "lake", "new_lake", "s3_options"]
 
 BACKENDS = [
     pytest.param("local", id="local"),
@@ -23,12 +23,14 @@ BACKENDS = [
 ]
 
 
-def s3_settings(server: SeaweedFS, catalog_url: str | None = None) -> Settings:
-    return Settings(
-        s3_endpoint_url=server.endpoint_url,
-        s3_access_key_id=server.access_key,
-        s3_secret_access_key=server.secret_key,
-        lake_catalog_url=catalog_url,
+def s3_options(server: SeaweedFS, catalog_url: str | None = None) -> LakeOptions:
+    return LakeOptions(
+        catalog_url=catalog_url,
+        s3=S3Options(
+            endpoint_url=server.endpoint_url,
+            access_key_id=SecretStr(server.access_key),
+            secret_access_key=server.secret_key,
+        ),
     )
 
 
@@ -36,11 +38,11 @@ def new_lake(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Icebe
     """A fresh, empty lake: a folder under tmp_path (its catalog in it), or a new prefix in
     the test bucket with a SQLite catalog under tmp_path."""
     if kind == "local":
-        lake = open_lake(str(tmp_path / "lake"), Settings())
+        lake = open_lake(str(tmp_path / "lake"))
     else:
         server: SeaweedFS = request.getfixturevalue("seaweedfs")
         url = f"s3://{server.bucket}/lake-{uuid.uuid4().hex[:12]}"
-        lake = open_lake(url, s3_settings(server, f"sqlite:///{tmp_path / 'catalog.db'}"))
+        lake = open_lake(url, s3_options(server, f"sqlite:///{tmp_path / 'catalog.db'}"))
     assert isinstance(lake, IcebergLake)
     return lake
 

@@ -15,12 +15,13 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from tests.storage.lake.backends import s3_settings
+from tests.storage.lake.backends import s3_options
 from tests.storage.lake.test_contract import sample, top_tracks
 from tunelake.config import Settings
 from tunelake.datasets import ARTISTS
 from tunelake.engines.sql import SqlEngine
-from tunelake.storage.lake import IcebergLake, LakeError, open_lake
+from tunelake.pipeline.resources import lake_of
+from tunelake.storage.lake import IcebergLake, LakeError, LakeOptions, open_lake
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -99,7 +100,7 @@ def test_an_sql_catalog_is_readable_by_plain_pyiceberg(
     uri = scratch_database(catalog)
     if storage == "s3":
         server = request.getfixturevalue("seaweedfs")
-        settings = s3_settings(server, uri)
+        options = s3_options(server, uri)
         url = f"s3://{server.bucket}/lake-{tmp_path.name[-20:].lower().replace('_', '-')}"
         s3 = {
             "s3.endpoint": server.endpoint_url,
@@ -107,20 +108,20 @@ def test_an_sql_catalog_is_readable_by_plain_pyiceberg(
             "s3.secret-access-key": server.secret_key.get_secret_value(),
         }
     else:
-        settings, url, s3 = Settings(lake_catalog_url=uri), str(tmp_path / "lake"), {}
-    lake = open_lake(url, settings)
+        options, url, s3 = LakeOptions(catalog_url=uri), str(tmp_path / "lake"), {}
+    lake = open_lake(url, options)
     fill(lake)
     check_outside_reader_agrees(
         lake, {"type": "sql", "uri": uri, "warehouse": lake.store.location, **s3}
     )
     # A second tunelake on the same catalog sees the same tables (the catalog is shared state).
-    again = open_lake(url, settings)
+    again = open_lake(url, options)
     assert again.datasets() == ["artists", "top_tracks"] and again.partitions("artists") == DTS
 
 
 def test_the_default_catalog_is_a_sqlite_file_in_the_lake(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path / "home")
-    lake = open_lake(settings.resolved_lake_url, settings)
+    lake = lake_of(settings)
     fill(lake)
     assert (tmp_path / "home" / "lake" / "catalog.db").is_file()
     assert lake.catalog_url == f"sqlite:///{tmp_path / 'home' / 'lake' / 'catalog.db'}"
@@ -137,4 +138,4 @@ def test_a_dynamodb_catalog_is_refused_with_the_reason(tmp_path: Path) -> None:
     # commit_table raises NotImplementedError, so no write could ever land.
     url = "dynamodb://iceberg?endpoint_url=http://127.0.0.1:8000&region=us-east-1"
     with pytest.raises(LakeError, match="cannot commit"):
-        open_lake(str(tmp_path / "lake"), Settings(lake_catalog_url=url))
+        open_lake(str(tmp_path / "lake"), LakeOptions(catalog_url=url))

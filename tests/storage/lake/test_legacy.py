@@ -13,7 +13,6 @@ from typer.testing import CliRunner
 
 from tests.storage.lake.test_contract import sample, top_tracks
 from tunelake.cli import app
-from tunelake.config import Settings
 from tunelake.datasets import ARTISTS
 from tunelake.engines.sql import SqlEngine
 from tunelake.storage.lake import LakeError, open_lake
@@ -50,13 +49,13 @@ def test_an_old_lake_is_refused_then_migrated_with_equal_counts(tmp_path: Path) 
     root = tmp_path / "home" / "lake"
     expected = old_lake(root)
     with pytest.raises(LakeError, match=r"pre-Iceberg layout.*tunelake lake migrate"):
-        open_lake(str(root), Settings())
+        open_lake(str(root))
 
     result = CliRunner().invoke(app, ["lake", "migrate", "--home", str(tmp_path / "home")])
     assert result.exit_code == 0, result.output
     assert "5 partitions migrated" in result.output
 
-    lake = open_lake(str(root), Settings())
+    lake = open_lake(str(root))
     engine = SqlEngine(lake)
     for view, rows in expected.items():
         assert engine.query(f"SELECT count(*) FROM {view}").column(0).to_pylist() == [rows]
@@ -74,5 +73,5 @@ def test_a_manifest_that_disagrees_with_its_files_migrates_nothing_of_it(tmp_pat
     from tunelake.storage.lake.legacy import migrate
 
     with pytest.raises(LakeError, match="5 rows where its manifest says 6"):
-        migrate(open_lake(str(root), Settings(), allow_legacy=True))
+        migrate(open_lake(str(root), allow_legacy=True))
     assert manifest.is_file()

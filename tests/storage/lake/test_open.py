@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import socket
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
 
-from tunelake.config import Settings
 from tunelake.localservices.seaweedfs import SeaweedFS
-from tunelake.storage.lake import LakeError, LakeUnavailable, open_lake
+from tunelake.storage.lake import LakeError, LakeOptions, LakeUnavailable, S3Options, open_lake
 
-from .backends import s3_settings
+from .backends import s3_options
 
 SECRET = "do-not-print-me-42"
 
@@ -38,18 +38,20 @@ def test_a_local_lake_is_created_and_named_by_its_absolute_path(tmp_path: Path) 
 )
 def test_bad_urls_are_refused(url: str, message: str) -> None:
     with pytest.raises(LakeError, match=message):
-        open_lake(url, Settings())
+        open_lake(url)
 
 
 def test_an_unreachable_endpoint_says_what_to_fix() -> None:
     endpoint = f"http://127.0.0.1:{closed_port()}"
-    settings = Settings(
-        s3_endpoint_url=endpoint,
-        s3_access_key_id=SecretStr("someone"),
-        s3_secret_access_key=SecretStr(SECRET),
+    options = LakeOptions(
+        s3=S3Options(
+            endpoint_url=endpoint,
+            access_key_id=SecretStr("someone"),
+            secret_access_key=SecretStr(SECRET),
+        )
     )
     with pytest.raises(LakeUnavailable) as caught:
-        open_lake("s3://lake-bucket/prefix", settings)
+        open_lake("s3://lake-bucket/prefix", options)
     message = str(caught.value)
     assert "s3://lake-bucket/prefix" in message and endpoint in message
     assert "TUNELAKE_S3_ENDPOINT_URL" in message and SECRET not in message
@@ -58,21 +60,22 @@ def test_an_unreachable_endpoint_says_what_to_fix() -> None:
 @pytest.mark.services
 def test_a_missing_bucket_says_what_to_fix(seaweedfs: SeaweedFS) -> None:
     with pytest.raises(LakeUnavailable, match="bucket 'no-such-bucket' does not exist"):
-        open_lake("s3://no-such-bucket/lake", s3_settings(seaweedfs))
+        open_lake("s3://no-such-bucket/lake", s3_options(seaweedfs))
 
 
 @pytest.mark.services
 def test_refused_credentials_say_what_to_fix(seaweedfs: SeaweedFS) -> None:
-    settings = s3_settings(seaweedfs).model_copy(update={"s3_secret_access_key": SecretStr(SECRET)})
+    given = s3_options(seaweedfs)
+    options = replace(given, s3=replace(given.s3, secret_access_key=SecretStr(SECRET)))
     with pytest.raises(LakeUnavailable, match="TUNELAKE_S3_SECRET_ACCESS_KEY") as caught:
-        open_lake(f"s3://{seaweedfs.bucket}/lake", settings)
+        open_lake(f"s3://{seaweedfs.bucket}/lake", options)
     assert SECRET not in str(caught.value)
 
 
 @pytest.mark.services
 def test_no_secret_in_reprs(seaweedfs: SeaweedFS, tmp_path: Path) -> None:
     catalog = f"sqlite:///{tmp_path}/catalog.db"
-    lake = open_lake(f"s3://{seaweedfs.bucket}/lake", s3_settings(seaweedfs, catalog))
+    lake = open_lake(f"s3://{seaweedfs.bucket}/lake", s3_options(seaweedfs, catalog))
     secret = seaweedfs.secret_key.get_secret_value()
     assert lake.url == f"s3://{seaweedfs.bucket}/lake"
     for text in (repr(lake), repr(lake.store), repr(seaweedfs), str(lake.url)):
@@ -82,5 +85,5 @@ def test_no_secret_in_reprs(seaweedfs: SeaweedFS, tmp_path: Path) -> None:
 def test_a_catalog_password_never_shows(tmp_path: Path) -> None:
     url = f"postgresql+psycopg://someone:{SECRET}@127.0.0.1:{closed_port()}/db"
     with pytest.raises(LakeUnavailable, match="TUNELAKE_LAKE_CATALOG_URL") as caught:
-        open_lake(str(tmp_path / "lake"), Settings(lake_catalog_url=url))
+        open_lake(str(tmp_path / "lake"), LakeOptions(catalog_url=url))
     assert SECRET not in str(caught.value) and "someone:***@" in str(caught.value)

@@ -2,30 +2,49 @@
 
 from __future__ import annotations
 
-from tunelake.config import Settings, load_settings
+from tunelake.config import ConfigError
 from tunelake.redact import mask_url
 from tunelake.storage.lake.catalog import open_catalog
 from tunelake.storage.lake.iceberg_lake import IcebergLake
 from tunelake.storage.lake.legacy import check_not_legacy
+from tunelake.storage.lake.options import LakeOptions, S3Options
 from tunelake.storage.lake.port import Lake, LakeConflict, LakeError, LakeUnavailable
-from tunelake.storage.lake.store import connect
+from tunelake.storage.lake.store import Store, connect
 
-__all__ = ["IcebergLake", "Lake", "LakeConflict", "LakeError", "LakeUnavailable", "open_lake"]
+__all__ = [
+    "IcebergLake",
+    "Lake",
+    "LakeConflict",
+    "LakeError",
+    "LakeOptions",
+    "LakeUnavailable",
+    "S3Options",
+    "open_lake",
+]
 
 
 def open_lake(
-    url: str, settings: Settings | None = None, *, allow_legacy: bool = False
+    url: str, options: LakeOptions | None = None, *, allow_legacy: bool = False
 ) -> IcebergLake:
-    """The lake at url: a local folder (created if missing) or s3://bucket/prefix, whose
-    catalog, namespace, S3 endpoint and credentials come from settings (default:
-    `load_settings()`; a local lake's default catalog is `<url>/catalog.db`). Storage and
-    catalog are checked at once: unreachable raises LakeUnavailable. A lake still in the
-    pre-Iceberg layout raises LakeError naming `tunelake lake migrate`, unless allow_legacy."""
-    settings = settings or load_settings()
-    store = connect(url, settings)
-    catalog_url = settings.model_copy(update={"lake_url": url}).resolved_lake_catalog_url
-    catalog = open_catalog(catalog_url, store.location, settings)
-    lake = IcebergLake(catalog, store, settings.lake_namespace, mask_url(catalog_url))
+    """The lake at url: a local folder (created if missing) or s3://bucket/prefix, with its
+    catalog, namespace and S3 connection from options (a local lake's default catalog is
+    `<url>/catalog.db`). Storage and catalog are checked at once: unreachable raises
+    LakeUnavailable. A lake still in the pre-Iceberg layout raises LakeError naming
+    `tunelake lake migrate`, unless allow_legacy."""
+    options = options or LakeOptions()
+    store = connect(url, options.s3)
+    catalog_url = options.catalog_url or _local_catalog(store)
+    catalog = open_catalog(catalog_url, store.location, options)
+    lake = IcebergLake(catalog, store, options.namespace, mask_url(catalog_url))
     if not allow_legacy:
         check_not_legacy(lake)
     return lake
+
+
+def _local_catalog(store: Store) -> str:
+    if not store.is_local:
+        raise ConfigError(
+            f"the lake {store.url} needs a catalog: set TUNELAKE_LAKE_CATALOG_URL (an SQLAlchemy "
+            "URL such as the warehouse's, a REST http(s):// URL, or glue://)"
+        )
+    return f"sqlite:///{store.root}/catalog.db"

@@ -19,14 +19,14 @@ from urllib.parse import parse_qs, urlsplit
 from pyiceberg.catalog import Catalog, load_catalog
 from sqlalchemy.exc import SQLAlchemyError
 
-from tunelake.config import Settings
 from tunelake.redact import mask_url
+from tunelake.storage.lake.options import LakeOptions, S3Options
 from tunelake.storage.lake.port import LakeError, LakeUnavailable
 
 CATALOG_NAME = "tunelake"
 
 
-def catalog_properties(url: str, warehouse: str, settings: Settings) -> dict[str, str]:
+def catalog_properties(url: str, warehouse: str, options: LakeOptions) -> dict[str, str]:
     """The pyiceberg properties of the catalog at url, whose tables keep their files under
     warehouse (a file:// or s3:// URL)."""
     parts = urlsplit(url)
@@ -48,23 +48,23 @@ def catalog_properties(url: str, warehouse: str, settings: Settings) -> dict[str
     else:
         props |= {"type": "sql", "uri": url}
     if warehouse.startswith("s3://"):
-        props |= _s3_properties(settings)
-    return props | settings.lake_catalog_properties
+        props |= _s3_properties(options.s3)
+    return props | dict(options.catalog_properties)
 
 
-def _s3_properties(settings: Settings) -> dict[str, str]:
-    props = {"s3.region": settings.s3_region}
-    if settings.s3_endpoint_url:
-        props["s3.endpoint"] = settings.s3_endpoint_url
-    if settings.s3_access_key_id and settings.s3_secret_access_key:
-        props["s3.access-key-id"] = settings.s3_access_key_id.get_secret_value()
-        props["s3.secret-access-key"] = settings.s3_secret_access_key.get_secret_value()
+def _s3_properties(s3: S3Options) -> dict[str, str]:
+    props = {"s3.region": s3.region}
+    if s3.endpoint_url:
+        props["s3.endpoint"] = s3.endpoint_url
+    if s3.access_key_id and s3.secret_access_key:
+        props["s3.access-key-id"] = s3.access_key_id.get_secret_value()
+        props["s3.secret-access-key"] = s3.secret_access_key.get_secret_value()
     return props
 
 
-def open_catalog(url: str, warehouse: str, settings: Settings) -> Catalog:
+def open_catalog(url: str, warehouse: str, options: LakeOptions) -> Catalog:
     """The catalog at url, checked at once: unreachable raises LakeUnavailable."""
-    props = catalog_properties(url, warehouse, settings)
+    props = catalog_properties(url, warehouse, options)
     try:
         return load_catalog(CATALOG_NAME, **props)
     except (SQLAlchemyError, OSError, ConnectionError) as exc:

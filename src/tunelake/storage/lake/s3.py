@@ -1,27 +1,27 @@
-"""The S3 store: an s3fs filesystem configured from Settings, checked once when opened."""
+"""The S3 store: an s3fs filesystem, checked once when opened."""
 
 from __future__ import annotations
 
 import botocore.exceptions
 import s3fs
 
-from tunelake.config import Settings
+from tunelake.storage.lake.options import S3Options
 from tunelake.storage.lake.port import LakeError, LakeUnavailable
 from tunelake.storage.lake.store import S3_SCHEME, Store
 
 
-def s3_store(url: str, settings: Settings) -> Store:
+def s3_store(url: str, options: S3Options) -> Store:
     root = url.removeprefix(S3_SCHEME).strip("/")
     bucket = root.split("/", 1)[0]
     if not bucket:
         raise LakeError(f"lake URL {url!r} names no bucket: use s3://bucket/prefix")
-    key = settings.s3_access_key_id
-    secret = settings.s3_secret_access_key
+    key = options.access_key_id
+    secret = options.secret_access_key
     fs = s3fs.S3FileSystem(
         key=key.get_secret_value() if key else None,
         secret=secret.get_secret_value() if secret else None,
-        endpoint_url=settings.s3_endpoint_url,
-        client_kwargs={"region_name": settings.s3_region},
+        endpoint_url=options.endpoint_url,
+        client_kwargs={"region_name": options.region},
         # s3fs itself retries dropped connections 5 times with backoff; botocore's standard
         # mode adds a retry of throttling and 5xx answers.
         config_kwargs={"connect_timeout": 5, "retries": {"max_attempts": 2, "mode": "standard"}},
@@ -31,13 +31,12 @@ def s3_store(url: str, settings: Settings) -> Store:
         use_listings_cache=False,
     )
     store = Store(fs, root, S3_SCHEME + root)
-    _probe(store, bucket, settings)
+    _probe(store, bucket, options.where())
     return store
 
 
-def _probe(store: Store, bucket: str, settings: Settings) -> None:
+def _probe(store: Store, bucket: str, where: str) -> None:
     """Fail at open, with the fix, rather than at the first write of a run."""
-    where = settings.s3_endpoint_url or f"AWS S3 ({settings.s3_region})"
     try:
         store.fs.info(bucket)
     except FileNotFoundError as exc:

@@ -20,7 +20,7 @@ import pyarrow.fs as pafs
 from fsspec import AbstractFileSystem
 from fsspec.implementations.local import LocalFileSystem
 
-from tunelake.config import Settings, load_settings
+from tunelake.storage.lake.options import S3Options
 from tunelake.storage.lake.port import LakeError
 
 TEMP_PREFIX = ".tmp-"
@@ -109,13 +109,13 @@ class Store:
                 self.fs.call_s3("delete_object", Bucket=bucket, Key=f"{key}/")
 
 
-def connect(url: str, settings: Settings | None = None) -> Store:
+def connect(url: str, s3: S3Options | None = None) -> Store:
     """The store for a lake URL: a local path (or file://) or s3://bucket[/prefix]."""
     if url.startswith(S3_SCHEME):
         _check_root(url)
         from tunelake.storage.lake.s3 import s3_store  # the s3 extra: only an S3 lake needs it
 
-        return s3_store(url, settings or load_settings())
+        return s3_store(url, s3 or S3Options())
     if "://" in url and not url.startswith("file://"):
         raise LakeError(f"unsupported lake URL {url!r}: use a local folder or s3://bucket/prefix")
     root = Path(url.removeprefix("file://")).expanduser().resolve().as_posix()
