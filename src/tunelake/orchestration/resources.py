@@ -1,0 +1,142 @@
+"""What the Dagster definitions need from tunelake's configuration.
+
+- `TunelakeResource`: the data directory and profile a run works on. Everything else
+  (backends, source, catalog size, …) comes from tunelake's own settings — flags given to
+  `tunelake orchestrate`, `TUNELAKE_*` variables, the secrets file, the profile — so a change
+  of backend needs no change here.
+- `Automation`: the orchestration's own settings (schedule, alert webhook, first partition),
+  read the same way: `TUNELAKE_*` variables, then the active profile of tunelake.toml.
+- `asset_step`: how every asset runs a pipeline step — the stores opened, the dt's lock held,
+  the step recorded as a tunelake run, and a failure told apart: transient ones are retried,
+  the others fail at once.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import dagster as dg
+from pydantic import SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from tunelake.config import SECRETS_FILE_ENV, Settings, load_settings, profiles
+from tunelake.errors import is_transient
+from tunelake.observability import RunRecorder, StepFailed, StepRecord, one_line
+from tunelake.pipeline.lock import dt_lock
+from tunelake.pipeline.resources import Resources, open_resources
+
+
+class Automation(BaseSettings):
+    """Schedule, alerts and partitions of the orchestration (env `TUNELAKE_…`)."""
+
+    model_config = SettingsConfigDict(env_prefix="TUNELAKE_", extra="ignore", frozen=True)
+
+    schedule_cron: str = "0 3 * * *"
+    schedule_timezone: str = "UTC"
+    partitions_start: date = date(2026, 1, 1)
+    """The first dt the daily partitions offer (backfills reach back to it)."""
+    alert_webhook_url: SecretStr | None = None
+    """Where alerts are posted (Slack-compatible JSON); a webhook URL carries its token."""
+    freshness_hours: float = 30.0
+    """How old the newest partition may be before its freshness check fails."""
+    webserver_url: str = "http://127.0.0.1:3000"
+    """Where the Dagster UI answers: the base of the run links in alerts."""
+    outbox_interval_s: int = 30
+    """How often the daemon looks at the ingest-request outbox."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        name = os.environ.get("TUNELAKE_PROFILE", "local")
+        profile = InitSettingsSource(settings_cls, init_kwargs=profiles().get(name, {}))
+        return init_settings, env_settings, dotenv_settings, profile
+
+
+def automation() -> Automation:
+    return Automation(_env_file=os.environ.get(SECRETS_FILE_ENV))  # type: ignore[call-arg]
+
+
+class TunelakeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """tunelake's settings for a run: home and profile here, the rest from its configuration."""
+
+    home: str | None = None
+    profile: str | None = None
+
+    def settings(self) -> Settings:
+        return load_settings(home=self.home, profile=self.profile)
+
+
+@dataclass
+class AssetStep:
+    """What an asset's body works with: the stores, the dt, and the run record."""
+
+    res: Resources
+    dt: date
+    recorder: RunRecorder
+
+    @property
+    def current(self) -> bool:
+        """Whether dt is the newest curated dt: only then does it replace the warehouse's and
+        the serving store's current state (as a backfill of an older dt leaves them alone)."""
+        return self.dt >= max(self.res.lake.partitions("artists"), default=self.dt)
+
+
+def partition_dt(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> date:
+    return date.fromisoformat(context.partition_key)
+
+
+@contextmanager
+def asset_step(
+    context: dg.AssetExecutionContext, tunelake: TunelakeResource, source: str = "raw"
+) -> Iterator[AssetStep]:
+    """Open the stores, hold the dt's lock, and record the asset's steps as a tunelake run
+    (`tunelake runs` lists it, kind `dagster`). A transient failure (the error root says
+    which: an API rate limit, a backend down, the dt locked by another run) is raised as is,
+    for the asset's retry policy; any other fails the asset without a retry."""
+    settings = tunelake.settings()
+    dt = partition_dt(context)
+    try:
+        with (
+            open_resources(settings) as res,
+            dt_lock(settings.home, dt, f"dagster run {context.run_id} ({context.op_def.name})"),
+        ):
+            recorder = RunRecorder(res.warehouse, settings.runs_dir, dt, kind="dagster", source=source)
+            try:
+                yield AssetStep(res, dt, recorder)
+            except StepFailed as failure:
+                recorder.run.outputs.update(res.outputs())
+                recorder.finish(failure)
+                raise
+            recorder.run.outputs.update(res.outputs())
+            recorder.finish()
+    except Exception as exc:
+        if is_transient(exc):
+            context.log.warning(f"transient failure, to be retried: {one_line(exc)}")
+            raise
+        raise dg.Failure(description=one_line(exc), allow_retries=False) from exc
+
+
+def metadata_of(step: StepRecord) -> dict[str, Any]:
+    """A step record's counts as asset metadata."""
+    return {
+        "rows_in": step.rows_in,
+        "rows_out": step.rows_out,
+        "rows_quarantined": step.rows_quarantined,
+        **{k: v for k, v in step.details.items() if isinstance(v, int | float | str | bool)},
+    }
