@@ -15,7 +15,7 @@ from tunelake.orchestration.sensors import SENSORS, ingest_job
 # and its blocking checks passed; on by default, like the schedule and the sensors.
 automation_sensor = dg.AutomationConditionSensorDefinition(
     "downstream_on_upstream",
-    target=dg.AssetSelection.all(include_sources=False),
+    target=dg.AssetSelection.all(),
     default_status=dg.DefaultSensorStatus.RUNNING,
     minimum_interval_seconds=30,
 )

@@ -114,7 +114,7 @@ def asset_step(
     try:
         with (
             open_resources(settings) as res,
-            dt_lock(settings.home, dt, f"dagster run {context.run_id} ({context.op_def.name})"),
+            dt_lock(settings.home, dt, f"dagster run {context.run.run_id} ({context.op_def.name})"),
         ):
             recorder = RunRecorder(res.warehouse, settings.runs_dir, dt, kind="dagster", source=source)
             try:
