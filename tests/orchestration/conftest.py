@@ -3,7 +3,10 @@ catalog, a throw-away Dagster instance, and helpers to materialise partitions in
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Callable, Iterator, Sequence
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +49,7 @@ def materialise(env: Path, instance: dg.DagsterInstance) -> Materialise:
         home: str = "home",
         selection: Sequence[Any] | None = None,
         raise_on_error: bool = True,
+        tags: dict[str, str] | None = None,
         **run_config: Any,
     ) -> dg.ExecuteInProcessResult:
         return dg.materialize(
@@ -55,6 +59,7 @@ def materialise(env: Path, instance: dg.DagsterInstance) -> Materialise:
             instance=instance,
             resources={"tunelake": TunelakeResource(home=str(env / home))},
             raise_on_error=raise_on_error,
+            tags=tags,
             run_config=run_config or None,
         )
 
@@ -64,3 +69,37 @@ def materialise(env: Path, instance: dg.DagsterInstance) -> Materialise:
 @pytest.fixture
 def settings_of(env: Path) -> Callable[[str], Settings]:
     return lambda home="home": load_settings(home=env / home)
+
+
+class Receiver:
+    """A webhook receiver on loopback: keeps every JSON body posted to it."""
+
+    def __init__(self) -> None:
+        self.posts: list[dict[str, Any]] = []
+        received = self.posts
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                received.append({"path": self.path, "raw": body.decode(), **json.loads(body)})
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.token = "T0KEN-in-the-hook-url"
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hooks/{self.token}"
+
+
+@pytest.fixture
+def receiver(monkeypatch: pytest.MonkeyPatch, env: Path) -> Iterator[Receiver]:
+    """A local webhook, configured as the alert webhook."""
+    hook = Receiver()
+    thread = threading.Thread(target=hook.server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("TUNELAKE_ALERT_WEBHOOK_URL", hook.url)
+    yield hook
+    hook.server.shutdown()
+    hook.server.server_close()

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import dagster as dg
-
 from tests.pipeline.conftest import DT, snapshot
 from tunelake.orchestration.definitions import defs
 from tunelake.pipeline.run import run_pipeline
@@ -22,7 +20,10 @@ def test_definitions_load():
         "artist_vectors", "related_artists", "serving_documents",
     }  # fmt: skip
     assert {s.name for s in repo.sensor_defs} >= {
-        "ingest_requests", "on_run_failure", "on_check_failure", "downstream_on_upstream"
+        "ingest_requests",
+        "on_run_failure",
+        "on_check_failure",
+        "downstream_on_upstream",
     }
     assert [s.cron_schedule for s in repo.schedule_defs] == ["0 3 * * *"]
 
@@ -31,7 +32,10 @@ def test_one_partition_gives_the_state_of_tunelake_run(materialise, settings_of)
     result = materialise(PARTITION)
 
     assert result.success
-    checks = {(c.asset_key.to_user_string(), c.check_name): c for c in result.get_asset_check_evaluations()}
+    checks = {
+        (c.asset_key.to_user_string(), c.check_name): c
+        for c in result.get_asset_check_evaluations()
+    }
     per_partition = [c for c in checks.values() if c.partition == PARTITION]
     assert len(per_partition) == 9 and all(c.passed for c in per_partition)
     # the freshness check looks at the newest dt against today's date: DT is days old
@@ -46,7 +50,9 @@ def test_one_partition_gives_the_state_of_tunelake_run(materialise, settings_of)
     assert meta["artists"]["dagster/row_count"].value > 0
     assert meta["audio_features"]["quarantined"].value == 0
     assert "part-0.parquet" in meta["related_artists"]["files_written"].value
-    assert meta["serving_documents"]["documents"].value == meta["artists"]["dagster/row_count"].value
+    assert (
+        meta["serving_documents"]["documents"].value == meta["artists"]["dagster/row_count"].value
+    )
 
 
 def test_one_asset_rematerialised_alone_for_a_past_dt(materialise, settings_of):
@@ -60,5 +66,9 @@ def test_one_asset_rematerialised_alone_for_a_past_dt(materialise, settings_of):
 
     assert result.success
     assert snapshot(with_vectors, old) == before
-    done = {m.asset_key.to_user_string() for m in result.get_asset_materialization_events() for m in [m.materialization]}
+    done = {
+        m.asset_key.to_user_string()
+        for m in result.get_asset_materialization_events()
+        for m in [m.materialization]
+    }
     assert done == {"artist_vectors", "related_artists"}

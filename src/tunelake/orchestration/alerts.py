@@ -78,7 +78,9 @@ def send_alert(alert: Alert, settings: Settings, config: Automation) -> dict[str
         return payload
     try:
         answer = httpx.post(
-            config.alert_webhook_url.get_secret_value(), json=payload, timeout=settings.request_timeout
+            config.alert_webhook_url.get_secret_value(),
+            json=payload,
+            timeout=settings.request_timeout,
         )
         answer.raise_for_status()
     except httpx.HTTPError as exc:  # the alert is logged already; say the webhook failed

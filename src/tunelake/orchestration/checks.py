@@ -5,14 +5,13 @@
 - `contract` (each curated dataset): every row of the partition passes its dataset's
   contract again — ids, required fields, value ranges — and references what it points at:
   top tracks known artists and tracks, audio features known tracks.
-- `neighbours` (related_artists): every artist with a vector has min(k, N−1) neighbours,
+- `neighbours` (related_artists): every artist with a vector has min(k, N-1) neighbours,
   none of them itself.
 - `freshness` (serving_documents, not partitioned): the newest partition is recent enough.
 
 The partition checks are blocking: a failure stops that partition's downstream assets in the
 run, and the automation waits for them to pass before starting downstream runs.
 """
-
 
 from collections import Counter
 from datetime import UTC, datetime, time
@@ -24,9 +23,8 @@ from tunelake.orchestration.assets import CURATED_ASSETS, DAILY
 from tunelake.orchestration.resources import TunelakeResource, automation, partition_dt
 from tunelake.pipeline.resources import reading_lake
 from tunelake.sources.dump import DUMP_ENDPOINT
-from tunelake.validate import SPOTIFY_ID, TooManyRejects, Validated, check_reject_fraction
+from tunelake.validate import SPOTIFY_ID, TooManyRejects, Validated, check_reject_fraction, validate
 from tunelake.validate import contract as contract_of
-from tunelake.validate import validate
 
 # which columns of a dataset must point at rows of which other dataset of the same dt
 REFERENCES: dict[str, dict[str, tuple[str, str]]] = {
@@ -67,7 +65,8 @@ def _rejects_check(dataset: str) -> dg.AssetChecksDefinition:
         try:
             check_reject_fraction({dataset: result}, settings.max_reject_fraction)
         except TooManyRejects as exc:
-            return dg.AssetCheckResult(passed=False, metadata={**meta, "reason": str(exc)})
+            reason = " ".join(str(exc).split())  # one line: alerts show a line
+            return dg.AssetCheckResult(passed=False, metadata={**meta, "reason": reason})
         return dg.AssetCheckResult(passed=True, metadata=meta)
 
     return check
@@ -104,6 +103,7 @@ def _contract_check(dataset: str) -> dg.AssetChecksDefinition:
         return dg.AssetCheckResult(
             passed=result.rejected.num_rows == 0,
             metadata={
+                "reason": f"{result.rejected.num_rows} of {table.num_rows} rows break the contract",
                 "rows": table.num_rows,
                 "failing_rows": result.rejected.num_rows,
                 "reasons": dict(reasons.most_common(5)),
@@ -126,12 +126,17 @@ def neighbours(
 ) -> dg.AssetCheckResult:
     settings = tunelake.settings()
     lake, dt = reading_lake(settings), partition_dt(context)
-    vectors, related = lake.read_partition("artist_vectors", dt), lake.read_partition("related_artists", dt)
+    vectors, related = (
+        lake.read_partition("artist_vectors", dt),
+        lake.read_partition("related_artists", dt),
+    )
     if vectors is None or related is None:
         return _missing("artist_vectors" if vectors is None else "related_artists", dt)
     artists = set(vectors["artist_id"].to_pylist())
     expected = min(settings.similarity_k, max(len(artists) - 1, 0))
-    pairs = zip(related["artist_id"].to_pylist(), related["related_artist_id"].to_pylist(), strict=True)
+    pairs = zip(
+        related["artist_id"].to_pylist(), related["related_artist_id"].to_pylist(), strict=True
+    )
     counts: Counter[str] = Counter()
     selves = 0
     for artist, other in pairs:
@@ -142,6 +147,8 @@ def neighbours(
     return dg.AssetCheckResult(
         passed=not wrong and not strangers and not selves,
         metadata={
+            "reason": f"{len(wrong)} artists without {expected} neighbours, {selves} self-neighbours, "
+            f"{len(strangers)} neighbour sets without a vector",
             "artists_with_vectors": len(artists),
             "expected_neighbours": expected,
             "artists_with_other_counts": len(wrong),
@@ -169,7 +176,12 @@ def freshness(tunelake: TunelakeResource) -> dg.AssetCheckResult:
     return dg.AssetCheckResult(
         passed=hours <= limit,
         severity=dg.AssetCheckSeverity.WARN,
-        metadata={"newest_dt": newest.isoformat(), "age_hours": round(hours, 1), "limit_hours": limit},
+        metadata={
+            "reason": f"the newest dt, {newest}, is {hours:.0f} h old (limit {limit:.0f} h)",
+            "newest_dt": newest.isoformat(),
+            "age_hours": round(hours, 1),
+            "limit_hours": limit,
+        },
     )
 
 

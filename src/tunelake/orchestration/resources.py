@@ -17,8 +17,9 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 from pydantic import SecretStr
@@ -31,7 +32,7 @@ from pydantic_settings import (
 
 from tunelake.config import SECRETS_FILE_ENV, Settings, load_settings, profiles
 from tunelake.errors import is_transient
-from tunelake.observability import RunRecorder, StepFailed, StepRecord, one_line
+from tunelake.observability import RunRecorder, configure_logging, StepFailed, StepRecord, one_line
 from tunelake.pipeline.lock import dt_lock
 from tunelake.pipeline.resources import Resources, open_resources
 
@@ -81,6 +82,10 @@ class TunelakeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     def settings(self) -> Settings:
         return load_settings(home=self.home, profile=self.profile)
 
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # steps, sensors and alerts log where `tunelake run` logs: <home>/logs/tunelake.jsonl
+        configure_logging(self.settings().logs_dir)
+
 
 @dataclass
 class AssetStep:
@@ -95,6 +100,11 @@ class AssetStep:
         """Whether dt is the newest curated dt: only then does it replace the warehouse's and
         the serving store's current state (as a backfill of an older dt leaves them alone)."""
         return self.dt >= max(self.res.lake.partitions("artists"), default=self.dt)
+
+
+def today(timezone: str) -> date:
+    """Today's dt in the schedule's timezone: the partition a run for "now" works on."""
+    return datetime.now(ZoneInfo(timezone)).date()
 
 
 def partition_dt(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> date:
@@ -116,7 +126,9 @@ def asset_step(
             open_resources(settings) as res,
             dt_lock(settings.home, dt, f"dagster run {context.run.run_id} ({context.op_def.name})"),
         ):
-            recorder = RunRecorder(res.warehouse, settings.runs_dir, dt, kind="dagster", source=source)
+            recorder = RunRecorder(
+                res.warehouse, settings.runs_dir, dt, kind="dagster", source=source
+            )
             try:
                 yield AssetStep(res, dt, recorder)
             except StepFailed as failure:

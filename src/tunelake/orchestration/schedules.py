@@ -2,7 +2,6 @@
 of every asset that is missing or stale — never materialised for the dt, or older than an
 upstream partition, or downstream of one that runs — and nothing else."""
 
-
 from collections.abc import Sequence
 from zoneinfo import ZoneInfo
 
@@ -19,9 +18,7 @@ daily_job = dg.define_asset_job(
 def _graph(assets: Sequence[dg.AssetsDefinition]) -> dict[dg.AssetKey, set[dg.AssetKey]]:
     """Each asset's upstream assets, in dependency order (ASSETS is listed in that order)."""
     return {
-        key: set(definition.asset_deps[key])
-        for definition in assets
-        for key in definition.keys
+        key: set(definition.asset_deps[key]) for definition in assets for key in definition.keys
     }
 
 

@@ -5,20 +5,18 @@
   key names the requests, so a request is never run twice. Discovery marks each one done,
   ambiguous or not_found; a run that fails marks its requests still pending `failed` with
   the cause (`on_run_failure`).
-- `on_run_failure`: any failed run is alerted (webhook + log).
-- `on_check_failure`: any failed asset check is alerted, once (the cursor is the event id).
+- `on_run_failure`: a failed run is alerted (webhook + log), with its failed checks (a
+  failed blocking check fails its run).
+- `on_check_failure`: a failed check of a run that succeeded (non-blocking: freshness).
 """
 
-
 import hashlib
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import dagster as dg
 
 from tunelake.errors import NotFound
 from tunelake.orchestration.alerts import Alert, first_line, send_alert
-from tunelake.orchestration.resources import TunelakeResource, automation
+from tunelake.orchestration.resources import TunelakeResource, automation, today
 from tunelake.pipeline.resources import reading_warehouse
 
 REQUESTS_TAG = "tunelake/ingest_requests"
@@ -27,10 +25,6 @@ ingest_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets("raw_responses").downstream(),
     description="Discover and extract the requested artists, then everything downstream.",
 )
-
-
-def today(timezone: str, now: datetime | None = None) -> str:
-    return (now or datetime.now(ZoneInfo(timezone))).astimezone(ZoneInfo(timezone)).date().isoformat()
 
 
 @dg.sensor(
@@ -55,7 +49,7 @@ def ingest_requests(
     return dg.RunRequest(
         # the same requests give the same key: Dagster launches a key once
         run_key=f"ingest-{hashlib.sha256(ids.encode()).hexdigest()[:16]}",
-        partition_key=today(automation().schedule_timezone),
+        partition_key=today(automation().schedule_timezone).isoformat(),
         run_config={"ops": {"raw_responses": {"config": {"artists": queries}}}},
         tags={REQUESTS_TAG: ids},
     )
@@ -69,18 +63,52 @@ def _cause(context: dg.RunFailureSensorContext) -> tuple[str, str]:
     """(what failed, its one-line cause): the failed steps and the first one's error."""
     failures = context.get_step_failure_events()
     if not failures:
-        return f"run {context.dagster_run.job_name}", first_line(context.failure_event.message or "")
+        return f"run {context.dagster_run.job_name}", first_line(
+            context.failure_event.message or ""
+        )
     steps = ", ".join(sorted({e.step_key or "?" for e in failures}))
     data = failures[0].step_failure_data
     user = data.user_failure_data
-    cause = user.description if user is not None and user.description else data.error.message if data.error else ""
+    cause = (
+        user.description
+        if user is not None and user.description
+        else data.error.message
+        if data.error
+        else ""
+    )
     return f"run {context.dagster_run.job_name} (steps {steps})", first_line(cause or "")
+
+
+def _alert_failed_checks(context: dg.RunStatusSensorContext, tunelake: TunelakeResource) -> int:
+    """Alert every check of the run that did not pass; returns how many."""
+    run = context.dagster_run
+    sent = 0
+    for entry in context.instance.all_logs(
+        run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION
+    ):
+        evaluation = entry.dagster_event.asset_check_evaluation_data  # type: ignore[union-attr]
+        if evaluation.passed:
+            continue
+        reason = evaluation.metadata.get("reason")
+        key = evaluation.asset_check_key
+        send_alert(
+            Alert(
+                f"check {key.name} of {key.asset_key.to_user_string()}",
+                evaluation.partition,
+                str(reason.value) if reason is not None else "see the check's metadata",
+                _run_url(run.run_id),
+            ),
+            tunelake.settings(),
+            automation(),
+        )
+        sent += 1
+    return sent
 
 
 @dg.run_failure_sensor(
     name="on_run_failure",
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Alert on a failed run; mark its ingest requests failed with the cause.",
+    description="Alert on a failed run and its failed checks; mark its ingest requests failed.",
 )
 def on_run_failure(context: dg.RunFailureSensorContext, tunelake: TunelakeResource) -> None:
     run = context.dagster_run
@@ -91,6 +119,7 @@ def on_run_failure(context: dg.RunFailureSensorContext, tunelake: TunelakeResour
         settings,
         automation(),
     )
+    _alert_failed_checks(context, tunelake)
     requested = {int(i) for i in run.tags.get(REQUESTS_TAG, "").split(",") if i}
     if not requested:
         return
@@ -102,42 +131,15 @@ def on_run_failure(context: dg.RunFailureSensorContext, tunelake: TunelakeResour
                 )
 
 
-@dg.sensor(
+@dg.run_status_sensor(
     name="on_check_failure",
-    minimum_interval_seconds=30,
+    run_status=dg.DagsterRunStatus.SUCCESS,
     default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Alert on a failed asset check.",
+    description="Alert on a failed check of a run that succeeded (a non-blocking check: "
+    "a blocking one fails its run, and on_run_failure alerts it).",
 )
-def on_check_failure(
-    context: dg.SensorEvaluationContext, tunelake: TunelakeResource
-) -> dg.SkipReason:
-    after = int(context.cursor) if context.cursor else None
-    records = context.instance.get_event_records(
-        dg.EventRecordsFilter(dg.DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=after),
-        ascending=True,
-        limit=100,
-    )
-    sent = 0
-    for record in records:
-        evaluation = record.event_log_entry.dagster_event.asset_check_evaluation_data  # type: ignore[union-attr]
-        if not evaluation.passed:
-            meta = evaluation.metadata
-            reason = meta.get("reason") or meta.get("first_wrong") or meta.get("failing_rows")
-            key = evaluation.asset_check_key
-            send_alert(
-                Alert(
-                    f"check {key.name} of {key.asset_key.to_user_string()}",
-                    evaluation.partition,
-                    first_line(str(getattr(reason, "value", reason) or "check failed")),
-                    _run_url(record.run_id),
-                ),
-                tunelake.settings(),
-                automation(),
-            )
-            sent += 1
-    if records:
-        context.update_cursor(str(records[-1].storage_id))
-    return dg.SkipReason(f"{sent} failed check(s) alerted")
+def on_check_failure(context: dg.RunStatusSensorContext, tunelake: TunelakeResource) -> None:
+    _alert_failed_checks(context, tunelake)
 
 
 SENSORS = [ingest_requests, on_run_failure, on_check_failure]
