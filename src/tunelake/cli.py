@@ -522,3 +522,18 @@ def doctor(home: Home = None, profile: ProfileOpt = None) -> None:
             out.print(f"            fix: {escape(c.fix)}", highlight=False, soft_wrap=True)
     if not all(c.ok for c in checks):
         raise typer.Exit(1)
+
+
+@app.command()
+def orchestrate(
+    home: Home = None,
+    profile: ProfileOpt = None,
+    port: Annotated[int, typer.Option(help="webserver port on 127.0.0.1 (0: a free one)")] = 3000,
+) -> None:
+    """Run the pipeline on Dagster: its webserver and daemon (schedule, sensors) until Ctrl-C."""
+    settings = _settings(home, profile)
+    with _errors():
+        from tunelake.orchestration.server import orchestrate as serve  # the orchestrate extra
+
+        code = serve(settings, port, lambda url: out.print(f"Dagster: {url}", highlight=False))
+    raise typer.Exit(code)

@@ -69,7 +69,7 @@ def raw_responses(
     context: dg.AssetExecutionContext, config: ExtractConfig, tunelake: TunelakeResource
 ) -> dg.MaterializeResult:  # type: ignore[type-arg]
     settings = tunelake.settings()
-    with asset_step(context, tunelake, source=settings.source) as run:
+    with asset_step(context, tunelake, settings.source, writes_current=False) as run:
         state = read_progress(run.res.lake, run.dt)
         landed = bool(state.artist_ids) and set(state.artist_ids) <= state.extracted
         if landed and not config.artists and run.dt < today(automation().schedule_timezone):

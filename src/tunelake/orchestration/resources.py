@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -32,8 +32,8 @@ from pydantic_settings import (
 
 from tunelake.config import SECRETS_FILE_ENV, Settings, load_settings, profiles
 from tunelake.errors import is_transient
-from tunelake.observability import RunRecorder, configure_logging, StepFailed, StepRecord, one_line
-from tunelake.pipeline.lock import dt_lock
+from tunelake.observability import RunRecorder, StepFailed, StepRecord, configure_logging, one_line
+from tunelake.pipeline.lock import dt_lock, home_lock
 from tunelake.pipeline.resources import Resources, open_resources
 
 
@@ -113,19 +113,31 @@ def partition_dt(context: dg.AssetExecutionContext | dg.AssetCheckExecutionConte
 
 @contextmanager
 def asset_step(
-    context: dg.AssetExecutionContext, tunelake: TunelakeResource, source: str = "raw"
+    context: dg.AssetExecutionContext,
+    tunelake: TunelakeResource,
+    source: str = "raw",
+    *,
+    writes_current: bool = True,
 ) -> Iterator[AssetStep]:
     """Open the stores, hold the dt's lock, and record the asset's steps as a tunelake run
     (`tunelake runs` lists it, kind `dagster`). A transient failure (the error root says
     which: an API rate limit, a backend down, the dt locked by another run) is raised as is,
-    for the asset's retry policy; any other fails the asset without a retry."""
+    for the asset's retry policy; any other fails the asset without a retry.
+
+    A step that may replace the current state (`writes_current`: the warehouse and the
+    serving store hold the newest dt) also holds the home's `current` lock, so that whether
+    its dt is the newest cannot change between deciding and writing: two backfills of
+    different dts at once would otherwise leave an older dt as current."""
     settings = tunelake.settings()
     dt = partition_dt(context)
+    holder = f"dagster run {context.run.run_id} ({context.op_def.name})"
     try:
-        with (
-            open_resources(settings) as res,
-            dt_lock(settings.home, dt, f"dagster run {context.run.run_id} ({context.op_def.name})"),
-        ):
+        with ExitStack() as held:
+            res = held.enter_context(open_resources(settings))
+            held.enter_context(dt_lock(settings.home, dt, holder))
+            if writes_current:
+                what = f"the current state of {settings.home}"
+                held.enter_context(home_lock(settings.home, "current", holder, what))
             recorder = RunRecorder(
                 res.warehouse, settings.runs_dir, dt, kind="dagster", source=source
             )
