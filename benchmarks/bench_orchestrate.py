@@ -71,6 +71,7 @@ def in_process(home: Path) -> None:
 def multiprocess(home: Path) -> None:
     os.environ["TUNELAKE_HOME"] = str(home)  # the step processes read the data directory here
     # the multiprocess executor needs an instance on disk, which its processes open
+    (home.parent / "dagster").mkdir()
     with dg.DagsterInstance.local_temp(str(home.parent / "dagster")) as instance:
         result = dg.execute_job(
             dg.reconstructable(daily_job),

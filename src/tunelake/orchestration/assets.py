@@ -15,6 +15,7 @@ raw_responses.
 
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import date
 
 import dagster as dg
 from pydantic import Field
@@ -67,7 +68,7 @@ class ExtractConfig(dg.Config):
 )
 def raw_responses(
     context: dg.AssetExecutionContext, config: ExtractConfig, tunelake: TunelakeResource
-) -> dg.MaterializeResult:  # type: ignore[type-arg]
+) -> dg.MaterializeResult:
     settings = tunelake.settings()
     with asset_step(context, tunelake, settings.source, writes_current=False) as run:
         state = read_progress(run.res.lake, run.dt)
@@ -97,10 +98,10 @@ def raw_responses(
         )
 
 
-def _files_written(res: Resources, datasets: tuple[str, ...], dt: object) -> dict[str, str]:
+def _files_written(res: Resources, datasets: tuple[str, ...], dt: date) -> dict[str, str]:
     """The partition's current files: what write_partition wrote (the Iceberg snapshot id
     takes this place once the lake is Iceberg)."""
-    return {name: ", ".join(res.lake.files(name).get(dt, [])) for name in datasets}  # type: ignore[call-overload]
+    return {name: ", ".join(res.lake.files(name).get(dt, [])) for name in datasets}
 
 
 def _without_reject_limit(res: Resources) -> Resources:
@@ -127,7 +128,7 @@ def _without_reject_limit(res: Resources) -> Resources:
 )
 def curated(
     context: dg.AssetExecutionContext, tunelake: TunelakeResource
-) -> Iterator[dg.MaterializeResult]:  # type: ignore[type-arg]
+) -> Iterator[dg.MaterializeResult]:
     with asset_step(context, tunelake) as run:
         ids = read_progress(run.res.lake, run.dt).artist_ids
         current = run.current
@@ -168,7 +169,7 @@ def curated(
 )
 def similarity(
     context: dg.AssetExecutionContext, tunelake: TunelakeResource
-) -> Iterator[dg.MaterializeResult]:  # type: ignore[type-arg]
+) -> Iterator[dg.MaterializeResult]:
     with asset_step(context, tunelake) as run:
         current = run.current
         curated = read_curated(run.res.lake, run.dt)
@@ -203,7 +204,7 @@ def similarity(
 )
 def serving_documents(
     context: dg.AssetExecutionContext, tunelake: TunelakeResource
-) -> dg.MaterializeResult:  # type: ignore[type-arg]
+) -> dg.MaterializeResult:
     with asset_step(context, tunelake) as run, run.recorder.step("publish") as step:
         if run.current:
             curated = read_curated(run.res.lake, run.dt)

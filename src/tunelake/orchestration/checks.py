@@ -163,7 +163,8 @@ def neighbours(
     asset="serving_documents",
     name="freshness",
     description="The newest related_artists partition is at most freshness_hours old.",
-    automation_condition=dg.AutomationCondition.cron_tick_passed("0 * * * *"),
+    # hourly; Dagster types the condition for assets, but checks take it as well
+    automation_condition=dg.AutomationCondition.cron_tick_passed("0 * * * *"),  # type: ignore[arg-type]
 )
 def freshness(tunelake: TunelakeResource) -> dg.AssetCheckResult:
     limit = automation().freshness_hours

@@ -23,24 +23,17 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 from pydantic import SecretStr
-from pydantic_settings import (
-    BaseSettings,
-    InitSettingsSource,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
 
-from tunelake.config import SECRETS_FILE_ENV, Settings, load_settings, profiles
+from tunelake.config import SECRETS_FILE_ENV, Settings, load_settings
 from tunelake.errors import is_transient
 from tunelake.observability import RunRecorder, StepFailed, StepRecord, configure_logging, one_line
 from tunelake.pipeline.lock import dt_lock, home_lock
 from tunelake.pipeline.resources import Resources, open_resources
 
 
-class Automation(BaseSettings):
-    """Schedule, alerts and partitions of the orchestration (env `TUNELAKE_…`)."""
-
-    model_config = SettingsConfigDict(env_prefix="TUNELAKE_", extra="ignore", frozen=True)
+class Automation(Settings):
+    """tunelake's settings plus the orchestration's own (schedule, alerts, partitions), read
+    from the same places: `TUNELAKE_…` variables, the secrets file, the active profile."""
 
     schedule_cron: str = "0 3 * * *"
     schedule_timezone: str = "UTC"
@@ -55,25 +48,12 @@ class Automation(BaseSettings):
     outbox_interval_s: int = 30
     """How often the daemon looks at the ingest-request outbox."""
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        name = os.environ.get("TUNELAKE_PROFILE", "local")
-        profile = InitSettingsSource(settings_cls, init_kwargs=profiles().get(name, {}))
-        return init_settings, env_settings, dotenv_settings, profile
-
 
 def automation() -> Automation:
     return Automation(_env_file=os.environ.get(SECRETS_FILE_ENV))  # type: ignore[call-arg]
 
 
-class TunelakeResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+class TunelakeResource(dg.ConfigurableResource):
     """tunelake's settings for a run: home and profile here, the rest from its configuration."""
 
     home: str | None = None
