@@ -3,6 +3,8 @@ contexts over real runs on embedded defaults."""
 
 from __future__ import annotations
 
+import threading
+import time as clock
 from datetime import UTC, datetime, time
 
 import dagster as dg
@@ -21,6 +23,7 @@ from tunelake.orchestration.sensors import (
     on_check_failure,
     on_run_failure,
 )
+from tunelake.pipeline.lock import dt_lock
 from tunelake.sources.catalog.generator import generate_catalog
 
 PARTITION = DT.isoformat()
@@ -197,3 +200,35 @@ def test_downstream_starts_when_upstream_partition_lands(materialise, instance):
         if second.get_num_requested(key)
     }
     assert requested == {name: {dt} for name in CURATED}
+
+
+def _retries(instance, run_id: str) -> int:
+    return len(instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY))
+
+
+def test_transient_failure_is_retried_with_backoff(materialise, instance, settings_of):
+    settings = settings_of()
+    released = threading.Event()
+
+    def hold_the_dt() -> None:  # another writer of the dt, for a second
+        with dt_lock(settings.home, DT, "a test"):
+            held.set()
+            clock.sleep(1.0)
+        released.set()
+
+    held = threading.Event()
+    holder = threading.Thread(target=hold_the_dt)
+    holder.start()
+    held.wait(10)
+    result = materialise(PARTITION, selection=["raw_responses"])
+    holder.join()
+
+    assert result.success and released.is_set()
+    assert _retries(instance, result.run_id) >= 1  # RunLocked is transient: Dagster retried
+
+
+def test_other_failures_are_not_retried(materialise, instance, monkeypatch):
+    monkeypatch.setenv("TUNELAKE_SOURCE", "spotify")  # no credentials: a ConfigError
+    result = materialise(PARTITION, selection=["raw_responses"], raise_on_error=False)
+    assert not result.success
+    assert _retries(instance, result.run_id) == 0

@@ -26,7 +26,7 @@ from pydantic import SecretStr
 
 from tunelake.config import SECRETS_FILE_ENV, Settings, load_settings
 from tunelake.errors import is_transient
-from tunelake.observability import RunRecorder, StepFailed, StepRecord, configure_logging, one_line
+from tunelake.observability import RunRecorder, StepRecord, configure_logging, one_line
 from tunelake.pipeline.lock import dt_lock, home_lock
 from tunelake.pipeline.resources import Resources, open_resources
 
@@ -123,7 +123,7 @@ def asset_step(
             )
             try:
                 yield AssetStep(res, dt, recorder)
-            except StepFailed as failure:
+            except Exception as failure:  # a step's, or reading its inputs: recorded either way
                 recorder.run.outputs.update(res.outputs())
                 recorder.finish(failure)
                 raise
