@@ -39,6 +39,7 @@ DAILY = dg.DailyPartitionsDefinition(
     end_offset=1,  # today's dt is a partition from the start of the day, as for `tunelake run`
 )
 
+GROUP = "tunelake"  # one group: the lineage page shows the whole pipeline at once
 CURATED_ASSETS = ("artists", "tracks", "top_tracks", "audio_features")
 SIMILARITY_ASSETS = ("artist_vectors", "related_artists")
 
@@ -62,7 +63,7 @@ class ExtractConfig(dg.Config):
 @dg.asset(
     partitions_def=DAILY,
     retry_policy=TRANSIENT_RETRY,
-    group_name="extract",
+    group_name=GROUP,
     kinds={"python"},
     description="discover + extract: the API's responses, unchanged, in the lake's raw zone.",
 )
@@ -115,7 +116,7 @@ def _without_reject_limit(res: Resources) -> Resources:
         dg.AssetSpec(
             name,
             deps=[raw_responses],
-            group_name="curated",
+            group_name=GROUP,
             kinds={"parquet"},
             automation_condition=ON_UPSTREAM,
             description=f"validate + load: the dt's valid {name}; rejects in _quarantine/{name}.",
@@ -156,7 +157,7 @@ def curated(
         dg.AssetSpec(
             name,
             deps=list(CURATED_ASSETS),
-            group_name="similarity",
+            group_name=GROUP,
             kinds={"parquet", "numpy"},
             automation_condition=ON_UPSTREAM,
         )
@@ -197,7 +198,7 @@ def similarity(
     partitions_def=DAILY,
     retry_policy=TRANSIENT_RETRY,
     deps=["artists", "tracks", "top_tracks", "related_artists"],
-    group_name="serving",
+    group_name=GROUP,
     kinds={"python"},
     automation_condition=ON_UPSTREAM,
     description="publish: one document per artist in the serving store (the newest dt only).",

@@ -46,7 +46,8 @@ def instance_yaml(dagster_home: Path) -> str:
         storage = f"storage:\n  postgres:\n    postgres_url:\n      env: {POSTGRES_ENV}\n"
     else:
         storage = f"storage:\n  sqlite:\n    base_dir: {dagster_home / 'storage'}\n"
-    return storage + "telemetry:\n  enabled: false\n"
+    # no telemetry, and no newcomer dialog over the pages (nux: new-user experience)
+    return storage + "telemetry:\n  enabled: false\nnux:\n  enabled: false\n"
 
 
 def _free_port() -> int:
