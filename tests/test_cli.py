@@ -166,3 +166,57 @@ def test_ingest_queues_requests_and_records_their_outcome(home):
         assert res.warehouse.count("artists") == 1
     assert requests[name]["status"] == "done" and requests[name]["artist_id"]
     assert requests["Nobody At All"]["status"] == "not_found"
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "code", "says"),
+    [
+        (
+            {
+                "TUNELAKE_WAREHOUSE_URL": f"postgresql+psycopg://u:pw-9x@127.0.0.1:{_closed_port()}/db"
+            },
+            ["runs"],
+            69,
+            "warehouse postgresql+psycopg://u:***@127.0.0.1",
+        ),
+        (
+            {"TUNELAKE_SERVING_URL": f"redis://:pw-9x@127.0.0.1:{_closed_port()}/0"},
+            ["similar", "anyone"],
+            69,
+            "serving store redis://:***@127.0.0.1",
+        ),
+        ({"TUNELAKE_LAKE_URL": "s3://bad=bucket/x"}, ["sql", "SELECT 1"], 1, "has '=' in it"),
+        ({}, ["run", "--dt", DT, "--seeds", "empty.txt"], EX_USAGE, "names no artist"),
+    ],
+)
+def test_expected_failures_are_one_line_with_their_exit_code(
+    home, tmp_path, monkeypatch, env, args, code, says
+):
+    (tmp_path / "empty.txt").write_text("# nobody\n", encoding="utf-8")
+    home.mkdir()
+    (home / "warehouse.db").touch()
+    (home / "serving.db").touch()
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(app, [*args, "--home", str(home)])
+    assert result.exit_code == code, result.output
+    assert result.output.count("error:") == 1 and says in result.output
+    assert "Traceback" not in result.output and "pw-9x" not in result.output
+
+
+def test_a_file_given_as_home_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TUNELAKE_CATALOG_ARTISTS", "20")
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    result = CliRunner().invoke(app, ["run", "--home", str(tmp_path / "afile")])
+    assert result.exit_code == EX_USAGE, result.output
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("error: cannot use") and "--home" in last

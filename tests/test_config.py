@@ -76,3 +76,9 @@ def test_bad_values_are_clear(monkeypatch):
     monkeypatch.delenv("TUNELAKE_SECRETS_FILE")
     with pytest.raises(ConfigError, match="catalog_profile"):
         load_settings(catalog_profile="beta")
+
+
+def test_an_unknown_vector_feature_fails_before_any_work(monkeypatch):
+    monkeypatch.setenv("TUNELAKE_VECTOR_FEATURES", '["energy", "bogus"]')
+    with pytest.raises(ConfigError, match=r"vector_features: .*unknown: \['bogus'\]"):
+        load_settings()

@@ -14,6 +14,8 @@ from tunelake.datasets import ARTISTS, AUDIO_FEATURES, TOP_TRACKS, TRACKS
 from tunelake.models import Artist
 from tunelake.validate import (
     CONTRACTS,
+    REJECTED,
+    SOURCE_ROW,
     UNIT_FEATURES,
     TooManyRejects,
     Validated,
@@ -352,9 +354,15 @@ def test_check_reject_fraction_raises_with_a_clear_message() -> None:
     with pytest.raises(TooManyRejects) as info:
         check_reject_fraction(results, 0.25)
     message = str(info.value)
-    assert "artists: 2/4 rows rejected (50.0%), more than the 25.0% allowed" in message
-    assert "tracks: 2/4 rows rejected" in message
-    assert "most common reason: name is required (2 rows)" in message
+    # one line: entry points print a user error's first line only
+    assert "\n" not in message
+    assert "more than the 25.0% allowed" in message
+    assert (
+        "artists rejected 2 of 4 rows (50.0%; most common reason: name is required (2 rows))"
+        in message
+    )
+    assert "tracks rejected 2 of 4 rows" in message
+    assert "TUNELAKE_MAX_REJECT_FRACTION" in message
     assert "top" not in message
     assert info.value.rejects == {"artists": (2, 4), "tracks": (2, 4)}
 
@@ -377,3 +385,20 @@ def test_recorded_spotify_audio_features_pass(name: str) -> None:
     result = validate("audio_features", rows)
     assert result.rejected.num_rows == 0, result.rejected.to_pylist()
     assert result.valid["track_id"].to_pylist() == [r["track_id"] for r in rows]
+
+
+def test_a_row_the_source_rejected_is_quarantined_with_its_reason_and_row() -> None:
+    rows = [
+        base("tracks", 1) | {SOURCE_ROW: 1},
+        base("tracks", 2) | {SOURCE_ROW: 2, REJECTED: "listed twice"},
+        base("tracks", 3) | {SOURCE_ROW: 3, "popularity": "high"},
+    ]
+    result = validate("tracks", rows)
+    assert result.valid["track_id"].to_pylist() == [sid(1)]
+    assert SOURCE_ROW not in result.valid.column_names
+    rejected = result.rejected.to_pylist()
+    assert [(r[SOURCE_ROW], r["reason"]) for r in rejected] == [
+        (2, "listed twice"),
+        (3, "popularity cannot be read as int32"),
+    ]
+    assert REJECTED not in result.rejected.column_names

@@ -13,17 +13,19 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
+from pydantic import BaseModel, TypeAdapter
 
 from tunelake.config import Settings
 from tunelake.doctor import Check, diagnose
 from tunelake.errors import InputError, NotFound
-from tunelake.models import ArtistDocument, IngestRequest
+from tunelake.models import Artist, ArtistDocument, IngestRequest, RelatedArtist, TrackSummary
 from tunelake.names import normalise_name
 from tunelake.observability import RunRecord, StepFailed, one_line, records_from_rows
 from tunelake.pipeline import run as pipeline
@@ -34,24 +36,48 @@ from tunelake.pipeline.resources import (
     reading_warehouse,
 )
 from tunelake.pipeline.run import RunResult, StepProgress
+from tunelake.storage.serving.port import ServingStore
+from tunelake.storage.warehouse.port import Warehouse
 
 __all__ = [
+    "MAX_PAGE_SIZE",
+    "MAX_QUERY_LENGTH",
+    "ArtistPage",
+    "ArtistProfile",
     "Check",
+    "Overview",
+    "RejectCount",
+    "RunQuality",
     "RunResult",
     "SqlResult",
     "artist",
+    "artist_profile",
     "backfill",
     "doctor",
     "failure_summary",
+    "genres",
+    "health",
     "ingest",
     "ingest_request",
+    "overview",
     "recent_runs",
+    "rejects",
     "request_ingest",
     "run",
     "run_detail",
+    "run_quality",
+    "search_artists",
     "similar",
+    "similar_to",
     "sql",
+    "top_tracks",
 ]
+
+T = TypeVar("T")
+
+MAX_QUERY_LENGTH = 200
+"""Longest artist name or search text a use case takes: no artist is called anything longer."""
+MAX_PAGE_SIZE = 100
 
 
 def _quiet(step: str, done: int, total: int) -> None:
@@ -67,6 +93,7 @@ def run(
     dt: date,
     queries: Sequence[str] | None = None,
     dump_mapping: Mapping[str, str] | None = None,
+    dump_delimiter: str | None = None,
     progress: StepProgress = _quiet,
 ) -> RunResult:
     """The main job for dt: the given queries (names or ids; None: the source's default
@@ -75,15 +102,28 @@ def run(
     if queries is not None and not queries:
         raise InputError("no artists to run: the seeds given are empty")
     return pipeline.run_pipeline(
-        settings, dt=dt, queries=queries, dump_mapping=dict(dump_mapping or {}), progress=progress
+        settings,
+        dt=dt,
+        queries=queries,
+        dump_mapping=dict(dump_mapping or {}),
+        dump_delimiter=dump_delimiter,
+        progress=progress,
     )
 
 
 def backfill(
-    settings: Settings, *, start: date, end: date, progress: StepProgress = _quiet
+    settings: Settings,
+    *,
+    start: date,
+    end: date,
+    dump_mapping: Mapping[str, str] | None = None,
+    progress: StepProgress = _quiet,
 ) -> list[RunResult]:
-    """Re-derive every dt in [start, end] that has raw data, from the raw zone alone."""
-    results = pipeline.backfill(settings, start=start, end=end, progress=progress)
+    """Re-derive every dt in [start, end] that has raw data, from the raw zone alone; a dump's
+    rows with `dump_mapping` instead of the mapping their run used, if one is given."""
+    results = pipeline.backfill(
+        settings, start=start, end=end, dump_mapping=dump_mapping, progress=progress
+    )
     if not results:
         raise NotFound(f"no raw data between {start} and {end}: nothing to backfill")
     return results
@@ -144,32 +184,66 @@ def ingest(
     dt: date,
     queries: Sequence[str],
     dump_mapping: Mapping[str, str] | None = None,
+    dump_delimiter: str | None = None,
     progress: StepProgress = _quiet,
 ) -> RunResult:
     """Ad hoc: queue the queries as ingest requests, then run dt for them now."""
     request_ingest(settings, queries, source=settings.source)
-    return run(settings, dt=dt, queries=queries, dump_mapping=dump_mapping, progress=progress)
+    return run(
+        settings,
+        dt=dt,
+        queries=queries,
+        dump_mapping=dump_mapping,
+        dump_delimiter=dump_delimiter,
+        progress=progress,
+    )
 
 
-def ingest_request(settings: Settings, request_id: int) -> IngestRequest:
-    with reading_warehouse(settings) as warehouse:
+def ingest_request(
+    settings: Settings, request_id: int, *, warehouse: Warehouse | None = None
+) -> IngestRequest:
+    with _given_or(warehouse, lambda: reading_warehouse(settings)) as warehouse:
         rows = warehouse.read("ingest_requests", {"request_id": request_id}).to_pylist()
     if not rows:
         raise NotFound(f"no ingest request {request_id}")
     return IngestRequest.model_validate(rows[0])
 
 
+# Reading stores -----------------------------------------------------------------------------
+# A read use case opens the one store it reads; a long-lived caller (the API) passes the store
+# it keeps open instead, so that a lookup is one key read, not a connection.
+
+
+@contextmanager
+def _given_or(given: T | None, opening: Callable[[], AbstractContextManager[T]]) -> Iterator[T]:
+    """The store the caller keeps open, or one opened for this call only."""
+    if given is not None:
+        yield given
+        return
+    with opening() as opened:
+        yield opened
+
+
+def _checked(text: str, what: str) -> str:
+    query = text.strip()
+    if not query:
+        raise InputError(f"give {what}")
+    if len(query) > MAX_QUERY_LENGTH:
+        raise InputError(f"{what} is at most {MAX_QUERY_LENGTH} characters, not {len(query)}")
+    return query
+
+
 # The serving store ------------------------------------------------------------------------
 
 
-def similar(settings: Settings, name_or_id: str) -> list[ArtistDocument]:
+def similar(
+    settings: Settings, name_or_id: str, *, store: ServingStore | None = None
+) -> list[ArtistDocument]:
     """The documents of the artists called name_or_id (case, spacing and Unicode form do not
     matter; several artists may share a name), or of the artist with that id; each holds its
     nearest artists. NotFound says how to ingest it."""
-    query = name_or_id.strip()
-    if not query:
-        raise InputError("give an artist name or id")
-    with reading_serving(settings) as store:
+    query = _checked(name_or_id, "an artist name or id")
+    with _given_or(store, lambda: reading_serving(settings)) as store:
         found = store.find_by_name(query)
         if not found:
             by_id = store.get(query)
@@ -182,32 +256,214 @@ def similar(settings: Settings, name_or_id: str) -> list[ArtistDocument]:
     return [ArtistDocument.model_validate(doc) for doc in found]
 
 
-def artist(settings: Settings, artist_id: str) -> ArtistDocument:
-    with reading_serving(settings) as store:
+def _document(settings: Settings, artist_id: str, store: ServingStore | None) -> dict[str, Any]:
+    """One key lookup in the serving store."""
+    with _given_or(store, lambda: reading_serving(settings)) as store:
         doc = store.get(artist_id)
     if doc is None:
         raise NotFound(f"no artist {artist_id!r} in the serving store")
-    return ArtistDocument.model_validate(doc)
+    return doc
+
+
+def artist(
+    settings: Settings, artist_id: str, *, store: ServingStore | None = None
+) -> ArtistDocument:
+    return ArtistDocument.model_validate(_document(settings, artist_id, store))
+
+
+def top_tracks(
+    settings: Settings, artist_id: str, *, store: ServingStore | None = None
+) -> tuple[TrackSummary, ...]:
+    return artist(settings, artist_id, store=store).top_tracks
+
+
+_NEIGHBOURS = TypeAdapter(tuple[RelatedArtist, ...])
+
+
+def similar_to(
+    settings: Settings, artist_id: str, *, store: ServingStore | None = None
+) -> tuple[RelatedArtist, ...]:
+    """The nearest artists of an artist, nearest first. The hot path of the API: only the
+    neighbours are validated, not the whole document."""
+    doc = _document(settings, artist_id, store)
+    return _NEIGHBOURS.validate_python(doc.get("related_artists") or ())
+
+
+class ArtistPage(BaseModel):
+    items: list[Artist]
+    total: int
+    """How many artists match in all."""
+    limit: int
+    offset: int
+
+
+def search_artists(
+    settings: Settings,
+    text: str,
+    *,
+    limit: int = 20,
+    offset: int = 0,
+    warehouse: Warehouse | None = None,
+) -> ArtistPage:
+    """Artists whose name contains text, by name: one page of at most MAX_PAGE_SIZE."""
+    query = _checked(text, "a name to search for")
+    if not 1 <= limit <= MAX_PAGE_SIZE or offset < 0:
+        raise InputError(
+            f"a page holds 1 to {MAX_PAGE_SIZE} artists from offset 0 on, not {limit} from {offset}"
+        )
+    with _given_or(warehouse, lambda: reading_warehouse(settings)) as warehouse:
+        rows, total = warehouse.search_artists(query, limit, offset)
+    return ArtistPage(
+        items=[Artist.model_validate(r) for r in rows], total=total, limit=limit, offset=offset
+    )
 
 
 # Run records ------------------------------------------------------------------------------
 
 
-def recent_runs(settings: Settings, limit: int = 20) -> list[RunRecord]:
+def recent_runs(
+    settings: Settings, limit: int = 20, *, warehouse: Warehouse | None = None
+) -> list[RunRecord]:
     """The newest runs, one record each with its steps; a run whose process died while it
     was running is `abandoned`."""
     if limit < 1:
         raise InputError(f"--limit must be at least 1, not {limit}")
-    with reading_warehouse(settings) as warehouse:
+    with _given_or(warehouse, lambda: reading_warehouse(settings)) as warehouse:
         return records_from_rows(warehouse.runs(limit))
 
 
-def run_detail(settings: Settings, run_id: str) -> RunRecord:
-    with reading_warehouse(settings) as warehouse:
+def run_detail(settings: Settings, run_id: str, *, warehouse: Warehouse | None = None) -> RunRecord:
+    with _given_or(warehouse, lambda: reading_warehouse(settings)) as warehouse:
         records = records_from_rows(warehouse.run(run_id))
     if not records:
         raise NotFound(f"no run {run_id!r}: `tunelake runs` lists the recent ones")
     return records[0]
+
+
+class RejectCount(BaseModel):
+    """Rows of a dataset quarantined for one reason (several failed rules: joined by "; ")."""
+
+    dataset: str
+    dt: date
+    reason: str
+    rows: int
+
+
+def rejects(settings: Settings, dt: date | None = None) -> list[RejectCount]:
+    """Quarantined rows by dataset and reason, per dt (or for one dt), from the lake's
+    `quarantine_<dataset>` views: newest dt first, most rows first."""
+    from tunelake.engines.sql import QUARANTINE_PREFIX, SqlEngine
+
+    engine = SqlEngine(reading_lake(settings))
+    try:
+        found = []
+        for view in engine.views():
+            if not view.startswith(QUARANTINE_PREFIX):
+                continue
+            where, params = ("WHERE dt = ?", [dt]) if dt else ("", [])
+            table = engine.query(
+                f'SELECT dt, reason, COUNT(*) AS "rows" FROM "{view}" {where} GROUP BY dt, reason',
+                params,
+            )
+            dataset = view.removeprefix(QUARANTINE_PREFIX)
+            found += [RejectCount(dataset=dataset, **r) for r in table.to_pylist()]
+    finally:
+        engine.close()
+    return sorted(found, key=lambda r: (-r.dt.toordinal(), -r.rows, r.dataset, r.reason))
+
+
+class RunQuality(BaseModel):
+    """A run with the rows its dt has in quarantine, by reason (the dt's last validation)."""
+
+    run: RunRecord
+    rejects: list[RejectCount]
+
+
+def run_quality(
+    settings: Settings, run_id: str, *, warehouse: Warehouse | None = None
+) -> RunQuality:
+    record = run_detail(settings, run_id, warehouse=warehouse)
+    try:
+        found = rejects(settings, record.dt)
+    except NotFound:  # a run that failed before the lake had anything
+        found = []
+    return RunQuality(run=record, rejects=found)
+
+
+# Dashboard aggregates ---------------------------------------------------------------------
+
+
+class Overview(BaseModel):
+    artists: int
+    tracks: int
+    latest_dt: date | None
+    """The newest dt a run completed."""
+    runs: list[RunRecord]
+
+
+def overview(settings: Settings, *, warehouse: Warehouse | None = None) -> Overview:
+    with _given_or(warehouse, lambda: reading_warehouse(settings)) as warehouse:
+        runs = records_from_rows(warehouse.runs(10))
+        artists, tracks = warehouse.count("artists"), warehouse.count("tracks")
+    done = [r.dt for r in runs if r.status == "ok"]
+    return Overview(artists=artists, tracks=tracks, latest_dt=max(done, default=None), runs=runs)
+
+
+def genres(
+    settings: Settings, limit: int = 30, *, warehouse: Warehouse | None = None
+) -> list[tuple[str, int]]:
+    """The genres with the most artists, with their number of artists."""
+    with _given_or(warehouse, lambda: reading_warehouse(settings)) as warehouse:
+        return warehouse.genre_counts(limit)
+
+
+class ArtistProfile(BaseModel):
+    """An artist's normalised audio-feature vector (as the similarity step compares them)
+    beside the mean of its neighbours' vectors, from the artist_vectors partition of the dt
+    its document was published for."""
+
+    artist: ArtistDocument
+    features: list[str]
+    values: list[float | None]
+    neighbours: list[float | None]
+
+
+def artist_profile(
+    settings: Settings, artist_id: str, *, store: ServingStore | None = None
+) -> ArtistProfile:
+    from tunelake.engines.sql import SqlEngine
+
+    doc = artist(settings, artist_id, store=store)
+    ids = [artist_id, *(r.artist_id for r in doc.related_artists)]
+    vectors: dict[str, list[float]] = {}
+    try:
+        engine = SqlEngine(reading_lake(settings))
+    except NotFound:  # the serving store came from elsewhere: no vectors to show
+        engine = None
+    if engine is not None:
+        try:
+            # the partition the document was published from: its neighbours are of that dt
+            table = engine.query(
+                "SELECT artist_id, vector FROM artist_vectors WHERE list_contains(?, artist_id) "
+                "AND dt = COALESCE(CAST(? AS DATE), (SELECT MAX(dt) FROM artist_vectors))",
+                [ids, doc.dt],
+            )
+        finally:
+            engine.close()
+        vectors = dict(
+            zip(table["artist_id"].to_pylist(), table["vector"].to_pylist(), strict=True)
+        )
+    features = list(settings.vector_features)
+    unknown: list[float | None] = [None] * len(features)
+    others = [vectors[i] for i in ids[1:] if i in vectors]
+    return ArtistProfile(
+        artist=doc,
+        features=features,
+        values=list(vectors.get(artist_id) or unknown),
+        neighbours=[sum(column) / len(others) for column in zip(*others, strict=True)]
+        if others
+        else unknown,
+    )
 
 
 # SQL over the lake ------------------------------------------------------------------------
@@ -274,3 +530,8 @@ def sql(settings: Settings, query: str) -> SqlResult:
 def doctor(settings: Settings) -> list[Check]:
     """Every backend of the profile: reachable or not, and the fix."""
     return diagnose(settings)
+
+
+def health(settings: Settings) -> list[Check]:
+    """The stores the service reads (warehouse, lake, serving store): reachable or not."""
+    return diagnose(settings, roles=("warehouse", "lake", "serving"))

@@ -68,6 +68,12 @@ SourceOpt = Annotated[
         "--source", help="catalog (built-in server), spotify, or file:PATH (CSV/Parquet dump)"
     ),
 ]
+DelimiterOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--delimiter", help="A CSV dump's delimiter, e.g. ';' or '\\t' [default: detected]"
+    ),
+]
 MapOpt = Annotated[
     list[str] | None,
     typer.Option("--map", help="Dump column mapping DUMP_COLUMN=COLUMN (repeatable)"),
@@ -191,6 +197,16 @@ def _queries(artist: list[str] | None, seeds: Path | None, settings: Settings) -
     return given + from_file
 
 
+def _delimiter(value: str | None) -> str | None:
+    """The delimiter as typed: `\\t` (or `tab`) for a tab, else one character."""
+    if value is None:
+        return None
+    given = {"\\t": "\t", "tab": "\t"}.get(value.lower(), value)
+    if len(given) != 1:
+        raise _fail(f"--delimiter {value!r} must be one character (or \\t for a tab)", EX_USAGE)
+    return given
+
+
 SeedsOpt = Annotated[
     Path | None, typer.Option("--seeds", help="Seeds file: names/ids one a line, or a CSV")
 ]
@@ -208,6 +224,7 @@ def run(
     seeds: SeedsOpt = None,
     artist: ArtistOpt = None,
     mapping: MapOpt = None,
+    delimiter: DelimiterOpt = None,
     catalog_artists: Annotated[
         int | None, typer.Option(help="Artists in the built-in catalog")
     ] = None,
@@ -228,6 +245,7 @@ def run(
             dt=_dt(dt),
             queries=queries,
             dump_mapping=parse_mapping(mapping or []),
+            dump_delimiter=_delimiter(delimiter),
             progress=bars,
         )
     _summary(result)
@@ -242,6 +260,7 @@ def ingest(
     artist: ArtistOpt = None,
     seeds: SeedsOpt = None,
     mapping: MapOpt = None,
+    delimiter: DelimiterOpt = None,
     queue: Annotated[
         bool,
         typer.Option("--queue", help="Only queue the requests (the automation's sensor runs them)"),
@@ -268,6 +287,7 @@ def ingest(
             dt=_dt(dt),
             queries=queries,
             dump_mapping=parse_mapping(mapping or []),
+            dump_delimiter=_delimiter(delimiter),
             progress=bars,
         )
     _summary(result)
@@ -277,6 +297,7 @@ def ingest(
 def backfill_cmd(
     start: Annotated[str, typer.Option("--from", help="First dt, YYYY-MM-DD")],
     end: Annotated[str, typer.Option("--to", help="Last dt, YYYY-MM-DD")],
+    mapping: MapOpt = None,
     home: Home = None,
     profile: ProfileOpt = None,
 ) -> None:
@@ -285,7 +306,11 @@ def backfill_cmd(
     settings = _settings(home, profile)
     with _errors(), _bars(DERIVE_STEPS) as bars:
         results = use_cases.backfill(
-            settings, start=_dt(start, "--from"), end=_dt(end, "--to"), progress=bars
+            settings,
+            start=_dt(start, "--from"),
+            end=_dt(end, "--to"),
+            dump_mapping=parse_mapping(mapping or []),
+            progress=bars,
         )
     for result in results:
         _summary(result)
@@ -522,6 +547,29 @@ def doctor(home: Home = None, profile: ProfileOpt = None) -> None:
             out.print(f"            fix: {escape(c.fix)}", highlight=False, soft_wrap=True)
     if not all(c.ok for c in checks):
         raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    home: Home = None,
+    profile: ProfileOpt = None,
+    host: Annotated[str, typer.Option(help="Address to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port; 0 picks a free one")] = 8080,
+) -> None:
+    """Serve the API, the dashboard (/) and the chatbot skill (/chat/kakao) over the stores."""
+    from tunelake.service.api import serve as serve_app
+
+    settings = _settings(home, profile, reads_only=True)
+
+    def ready(base_url: str) -> None:
+        out.print(
+            f"tunelake serving on {base_url} (dashboard {base_url}/, API {base_url}/openapi.json)",
+            soft_wrap=True,
+            highlight=False,
+        )
+
+    with _errors():
+        serve_app(settings, host=host, port=port, on_ready=ready)
 
 
 @app.command()

@@ -13,7 +13,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,7 +21,7 @@ from pydantic_settings import (
 )
 
 from tunelake.errors import UserError
-from tunelake.models import DEFAULT_VECTOR_FEATURES
+from tunelake.models import DEFAULT_VECTOR_FEATURES, FeatureValues
 
 CONFIG_FILE_ENV = "TUNELAKE_CONFIG"
 PROFILE_ENV = "TUNELAKE_PROFILE"
@@ -86,6 +86,32 @@ class Settings(BaseSettings):
     max_reject_fraction: float = Field(0.05, ge=0, le=1)
     similarity_engine: Literal["numpy", "spark"] = "numpy"
     """numpy (in-process) or spark (the spark extra)."""
+
+    @field_validator("vector_features")
+    @classmethod
+    def _known_features(cls, features: tuple[str, ...]) -> tuple[str, ...]:
+        """Checked before any work: an unknown name would otherwise fail only at transform,
+        after all the fetching."""
+        numeric = [
+            name
+            for name, info in FeatureValues.model_fields.items()
+            if info.annotation in (float | None, int | None)
+        ]
+        unknown = [f for f in features if f not in numeric]
+        if unknown or not features or len(set(features)) != len(features):
+            raise ValueError(
+                f"vector_features {list(features)} must be distinct names among {numeric}"
+                + (f"; unknown: {unknown}" if unknown else "")
+            )
+        return features
+
+    # the service (`tunelake serve`)
+    api_token: SecretStr | None = None
+    """Bearer token the write endpoints ask for; none set: they refuse every caller."""
+    api_public_reads: bool = True
+    """Read endpoints answer anyone; False: they ask for the token too."""
+    api_cors_origins: tuple[str, ...] = ()
+    """Origins a browser may call the API from (CORS); none by default."""
 
     # derived locations -------------------------------------------------------------------
     @property
@@ -194,6 +220,11 @@ def load_settings(**overrides: Any) -> Settings:
         secrets = str(default) if default.is_file() else None
     try:
         return Settings(_env_file=secrets, **given)  # type: ignore[call-arg]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from exc
     except ValueError as exc:
         if isinstance(exc, ConfigError):
             raise

@@ -56,8 +56,9 @@ def _source(settings: Settings) -> str:
         if settings.spotify_client_id is None or settings.spotify_client_secret is None:
             raise RuntimeError("no Spotify credentials")
         return f"Spotify Web API at {settings.spotify_api_url} (credentials set)"
-    table = read_dump(DumpSpec.parse(settings.source))
-    return f"dataset dump with {table.num_rows} rows"
+    dump, columns = read_dump(DumpSpec.parse(settings.source))
+    ignored = f", {len(columns.ignored)} column(s) ignored" if columns.ignored else ""
+    return f"dataset dump with {dump.table.num_rows} rows{ignored}"
 
 
 _FIXES: dict[str, Callable[[Settings], str]] = {
@@ -80,7 +81,11 @@ _FIXES: dict[str, Callable[[Settings], str]] = {
 }
 
 
-def diagnose(settings: Settings) -> list[Check]:
+ROLES = ("warehouse", "lake", "serving", "source")
+
+
+def diagnose(settings: Settings, roles: tuple[str, ...] = ROLES) -> list[Check]:
+    """A check per role (every role by default)."""
     probes: dict[str, tuple[str, Callable[[Settings], str]]] = {
         "warehouse": (settings.resolved_warehouse_url, _warehouse),
         "lake": (settings.resolved_lake_url, _lake),
@@ -89,6 +94,8 @@ def diagnose(settings: Settings) -> list[Check]:
     }
     checks = []
     for role, (target, probe) in probes.items():
+        if role not in roles:
+            continue
         try:
             detail = probe(settings)
         except Exception as exc:  # every failure is a finding here, not a crash

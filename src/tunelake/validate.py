@@ -22,9 +22,14 @@ import pyarrow.compute as pc
 
 from tunelake.datasets import ARTISTS, AUDIO_FEATURES, TOP_TRACKS, TRACKS, Dataset
 from tunelake.errors import UserError
+from tunelake.sources.spotify_ids import SPOTIFY_ID
 
-#: A Spotify id: 22 characters of base62.
-SPOTIFY_ID = r"[0-9A-Za-z]{22}"
+#: A column rows may carry saying where each came from (a dump's row number); a rejected
+#: row keeps it, so its quarantine entry points back at the source.
+SOURCE_ROW = "source_row"
+#: A column rows may carry with a reason the source already found to reject a row (a dump
+#: listing a track twice with other values); such a row is quarantined with that reason.
+REJECTED = "rejected_by_source"
 
 #: Audio features Spotify defines on [0, 1].
 UNIT_FEATURES: tuple[str, ...] = (
@@ -38,6 +43,8 @@ UNIT_FEATURES: tuple[str, ...] = (
 )
 
 Mask: TypeAlias = pa.Array | pa.ChunkedArray
+Failure: TypeAlias = tuple[str | Mask, Mask]
+"""A reason (the same for every row, or one per row) and where it applies."""
 Check: TypeAlias = Callable[[pa.Table, Mapping[str, pa.Array]], Mask]
 References: TypeAlias = Mapping[str, set[str] | frozenset[str] | pa.Array | pa.ChunkedArray]
 
@@ -74,8 +81,8 @@ class Validated:
     valid: pa.Table
     """The passing rows, in the dataset schema."""
     rejected: pa.Table
-    """The failing rows: the dataset's columns as given, plus `reason` (every failed rule's
-    reason, joined by "; ")."""
+    """The failing rows: the dataset's columns as given (and SOURCE_ROW where given), plus
+    `reason` (every failed rule's reason, joined by "; ")."""
 
     @property
     def counts(self) -> dict[str, int]:
@@ -239,7 +246,8 @@ def validate(
 
     A row is rejected when a value cannot be cast to the schema's type, a required column is
     absent from the input, a rule fails, or (among rows passing everything else) an earlier
-    row has the same key: the first one is kept.
+    row has the same key: the first one is kept; or the source rejected it already (a
+    REJECTED column saying why).
 
     `references` maps a column to the ids its values must be among, e.g. for top_tracks
     `{"artist_id": known_artists, "track_id": known_tracks}`; a reference rule whose column
@@ -250,6 +258,8 @@ def validate(
     known_ids = _known_ids(spec, references or {})
     given, n = _given(rows, schema)
     table, unreadable, failures = _typed(given, n, schema)
+    if REJECTED in given.column_names:
+        failures.append((given[REJECTED], pc.is_valid(given[REJECTED])))
 
     for rule in spec.rules:
         if any(c not in given.column_names for c in rule.columns):
@@ -269,11 +279,12 @@ def validate(
     ok = pc.and_(ok, pc.invert(duplicate))
 
     rejected = pc.invert(ok)
+    kept = given.drop_columns([c for c in given.column_names if c == REJECTED])
     return Validated(
         valid=table.filter(ok).cast(schema),
         rejected=pa.Table.from_arrays(
-            [*(pc.filter(c, rejected) for c in given.columns), _reasons(failures, rejected)],
-            names=[*given.column_names, "reason"],
+            [*(pc.filter(c, rejected) for c in kept.columns), _reasons(failures, rejected)],
+            names=[*kept.column_names, "reason"],
         ),
     )
 
@@ -289,12 +300,17 @@ def check_reject_fraction(results: Mapping[str, Validated], max_fraction: float)
     }
     if not over:
         return
-    lines = [
-        f"{name}: {rejected}/{total} rows rejected ({rejected / total:.1%}), more than the "
-        f"{max_fraction:.1%} allowed; most common reason: {_top_reason(results[name].rejected)}"
+    parts = [
+        f"{name} rejected {rejected} of {total} rows ({rejected / total:.1%}; most common "
+        f"reason: {_top_reason(results[name].rejected)})"
         for name, (rejected, total) in over.items()
     ]
-    raise TooManyRejects("\n".join(["too many rejected rows:", *lines]), over, max_fraction)
+    raise TooManyRejects(
+        f"too many rejected rows, more than the {max_fraction:.1%} allowed: {'; '.join(parts)}; "
+        "the rows are in the quarantine: fix the input, or raise TUNELAKE_MAX_REJECT_FRACTION",
+        over,
+        max_fraction,
+    )
 
 
 def _contract(dataset: str | Contract) -> Contract:
@@ -305,9 +321,11 @@ def _contract(dataset: str | Contract) -> Contract:
 
 
 def _given(rows: pa.Table | Sequence[Mapping[str, Any]], schema: pa.Schema) -> tuple[pa.Table, int]:
-    """The input's columns that the schema names, as given, and the number of rows."""
+    """The input's columns that the schema names (and SOURCE_ROW, REJECTED), as given, and
+    the number of rows."""
+    wanted = [*schema.names, SOURCE_ROW, REJECTED]
     if isinstance(rows, pa.Table):
-        return rows.select([f.name for f in schema if f.name in rows.column_names]), rows.num_rows
+        return rows.select([c for c in wanted if c in rows.column_names]), rows.num_rows
     if isinstance(rows, str | bytes) or not isinstance(rows, Sequence):
         raise TypeError(
             f"rows must be a pyarrow.Table or a list of dicts, not {type(rows).__name__}"
@@ -324,20 +342,20 @@ def _given(rows: pa.Table | Sequence[Mapping[str, Any]], schema: pa.Schema) -> t
         records = pa.Table.from_struct_array(pa.array(rows))
     except _CAST_ERRORS:  # some column mixes types: infer each column apart
         present = set().union(*rows)
-        names = [f.name for f in schema if f.name in present]
+        names = [c for c in wanted if c in present]
         arrays = [_array([r.get(name) for r in rows]) for name in names]
         return pa.Table.from_arrays(arrays, names=names), len(rows)
-    return records.select([f.name for f in schema if f.name in records.column_names]), len(rows)
+    return records.select([c for c in wanted if c in records.column_names]), len(rows)
 
 
 def _typed(
     given: pa.Table, n: int, schema: pa.Schema
-) -> tuple[pa.Table, dict[str, Mask], list[tuple[str, Mask]]]:
+) -> tuple[pa.Table, dict[str, Mask], list[Failure]]:
     """The given columns cast to the schema (absent ones all null), where a value could not
     be read, and the failures found so far: unreadable values and missing required columns."""
     columns: list[Mask] = []
     unreadable: dict[str, Mask] = {}
-    failures: list[tuple[str, Mask]] = []
+    failures: list[Failure] = []
     for field in schema:
         if field.name not in given.column_names:
             columns.append(pa.nulls(n, field.type))
@@ -429,7 +447,7 @@ def _later_duplicates(table: pa.Table, key: tuple[str, ...], ok: Mask) -> Mask:
     return pc.and_(ok, pc.invert(pc.is_in(row, value_set=first["__row_min"])))
 
 
-def _reasons(failures: list[tuple[str, Mask]], rejected: Mask) -> Mask:
+def _reasons(failures: list[Failure], rejected: Mask) -> Mask:
     """Each rejected row's failed reasons joined by "; ".
 
     Only rejected rows go in: every one has a reason, and pyarrow's join with

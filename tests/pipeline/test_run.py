@@ -15,12 +15,13 @@ from pathlib import Path
 import pytest
 
 from tests.pipeline.conftest import CATALOG_ARTISTS, DT, snapshot
+from tunelake.app import failure_summary
 from tunelake.observability import StepFailed
 from tunelake.pipeline.progress import read_progress
 from tunelake.pipeline.resources import open_resources
 from tunelake.pipeline.run import backfill, run_pipeline
 from tunelake.sources.catalog.generator import generate_catalog
-from tunelake.sources.raw import RawResponse
+from tunelake.sources.raw_responses import RawResponse
 from tunelake.storage.lake import open_lake
 
 
@@ -228,6 +229,15 @@ def test_too_many_rejects_fail_the_run_and_say_which_step(make_settings):
         latest = res.warehouse.runs(10)
     failed = [r for r in latest if r["status"] == "failed"]
     assert {r["step"] for r in failed} >= {"run", "validate"}
+    # one line names the run, the step, the cause, where the rejects are, and the report
+    summary = failure_summary(failure.value)
+    run = failure.value.run
+    assert run is not None and "\n" not in summary
+    assert f"run {run.run_id} failed at step validate: TooManyRejects" in summary
+    assert "quarantined: 2 audio_features" in summary
+    assert "quarantine_audio_features WHERE dt = DATE '2026-11-26'" in summary
+    report = Path(run.outputs["report"])
+    assert report.is_file() and run.run_id in report.read_text(encoding="utf-8")
 
 
 def test_similarity_ranks_same_genre_artists_first(make_settings):

@@ -26,7 +26,7 @@ from tunelake.sources.errors import (
     RetriesExhaustedError,
 )
 from tunelake.sources.parse import Album
-from tunelake.sources.raw import RawResponse
+from tunelake.sources.raw_responses import RawResponse
 from tunelake.sources.replay import Extracted, newest_first, replay
 from tunelake.sources.spotify import SpotifyClient
 

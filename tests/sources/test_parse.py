@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.fixtures import SPOTIFY
-from tunelake.sources.auth import parse_token
+from tunelake.sources.credentials import parse_token
 from tunelake.sources.errors import PayloadError
 from tunelake.sources.http import api_message
 from tunelake.sources.parse import (

@@ -7,7 +7,7 @@ import pytest
 from tunelake.models import TopTrack, Track
 from tunelake.sources.errors import PayloadError
 from tunelake.sources.parse import Album
-from tunelake.sources.raw import RawResponse
+from tunelake.sources.raw_responses import RawResponse
 from tunelake.sources.replay import choose_top_tracks, newest_first, replay
 
 from .test_parse import load

@@ -31,7 +31,7 @@ from tunelake.pipeline import steps
 from tunelake.pipeline.inputs import read_curated, read_similarity
 from tunelake.pipeline.progress import read_progress
 from tunelake.pipeline.resources import Resources
-from tunelake.pipeline.source import open_source
+from tunelake.sources.factory import open_source
 
 DAILY = dg.DailyPartitionsDefinition(
     start_date=automation().partitions_start.isoformat(),

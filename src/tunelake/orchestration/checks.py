@@ -21,9 +21,10 @@ import pyarrow as pa
 
 from tunelake.orchestration.assets import CURATED_ASSETS, DAILY
 from tunelake.orchestration.resources import TunelakeResource, automation, partition_dt
+from tunelake.pipeline.progress import read_progress
 from tunelake.pipeline.resources import reading_lake
-from tunelake.sources.dump import DUMP_ENDPOINT
-from tunelake.validate import SPOTIFY_ID, TooManyRejects, Validated, check_reject_fraction, validate
+from tunelake.sources.spotify_ids import SPOTIFY_ID
+from tunelake.validate import TooManyRejects, Validated, check_reject_fraction, validate
 from tunelake.validate import contract as contract_of
 
 # which columns of a dataset must point at rows of which other dataset of the same dt
@@ -96,8 +97,9 @@ def _contract_check(dataset: str) -> dg.AssetChecksDefinition:
             if other is None:
                 return _missing(target, dt)
             known[column] = other[key]
-        # dumps carry ids of their own making; API data must carry Spotify's
-        ids = None if DUMP_ENDPOINT in lake.raw_endpoints(dt) else SPOTIFY_ID
+        # ids as the dt's source declares them (a dump's are of its own making)
+        recorded = read_progress(lake, dt).source
+        ids = recorded.id_pattern if recorded else SPOTIFY_ID
         result = validate(contract_of(dataset, id_pattern=ids), table, references=known)
         reasons = Counter(result.rejected["reason"].to_pylist())
         return dg.AssetCheckResult(

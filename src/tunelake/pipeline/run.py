@@ -7,7 +7,7 @@ whole partitions, so a failed or killed run, run again, ends in the same state a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -21,8 +21,9 @@ from tunelake.pipeline import steps
 from tunelake.pipeline.lock import dt_lock
 from tunelake.pipeline.progress import PROGRESS, read_progress
 from tunelake.pipeline.resources import Resources, open_resources
-from tunelake.pipeline.source import open_source
 from tunelake.report import write_report
+from tunelake.sources.derive import remapped
+from tunelake.sources.factory import open_source
 
 STEPS = ("discover", "extract", "validate", "load", "transform", "publish")
 DERIVE_STEPS = STEPS[2:]
@@ -54,12 +55,17 @@ def _derive_and_publish(
     progress: StepProgress,
     *,
     current: bool,
+    dump_mapping: Mapping[str, str] | None = None,
 ) -> Derived:
     """validate → load → transform → publish for dt, from its raw zone. `current` says
     whether dt is the newest data: only then does it replace the warehouse's and the serving
     store's current state."""
     with recorder.step("validate") as step:
-        checked = steps.validate_step(res, dt, artist_ids, step)
+        recorded = read_progress(res.lake, dt).source
+        source = (
+            remapped(res.lake, dt, recorded, dump_mapping) if recorded and dump_mapping else None
+        )
+        checked = steps.validate_step(res, dt, artist_ids, step, source=source)
     progress("validate", 1, 1)
     curated = checked.curated
     with recorder.step("load") as step:
@@ -131,6 +137,7 @@ def run_pipeline(
     queries: Sequence[str] | None = None,
     include_pending: bool = True,
     dump_mapping: dict[str, str] | None = None,
+    dump_delimiter: str | None = None,
     progress: StepProgress = _quiet,
 ) -> RunResult:
     """The main job for dt. queries None means the source's default seeds; pending ingest
@@ -139,7 +146,7 @@ def run_pipeline(
     with (
         open_resources(settings) as res,
         dt_lock(settings.home, dt, f"run for dt {dt}"),
-        open_source(settings, dump_mapping=dump_mapping) as source,
+        open_source(settings, dump_mapping=dump_mapping, dump_delimiter=dump_delimiter) as source,
     ):
         recorder = RunRecorder(
             res.warehouse, settings.runs_dir, dt, kind="run", source=settings.source
@@ -167,6 +174,7 @@ def backfill(
     *,
     start: date,
     end: date,
+    dump_mapping: Mapping[str, str] | None = None,
     progress: StepProgress = _quiet,
 ) -> list[RunResult]:
     """Re-derive the curated partitions and similarity of every dt in [start, end] that has
@@ -188,7 +196,13 @@ def backfill(
                 )
                 try:
                     derived = _derive_and_publish(
-                        res, recorder, dt, ids, progress, current=dt >= newest
+                        res,
+                        recorder,
+                        dt,
+                        ids,
+                        progress,
+                        current=dt >= newest,
+                        dump_mapping=dump_mapping,
                     )
                 except StepFailed as failure:
                     _fail(res, recorder, failure)

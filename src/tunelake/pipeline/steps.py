@@ -8,7 +8,7 @@ and the tests call these.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -23,12 +23,13 @@ from tunelake.pipeline.progress import (
     read_progress,
     record_discovered,
     record_extracted,
+    record_source,
 )
 from tunelake.pipeline.resources import Resources
-from tunelake.pipeline.source import Source, derive
-from tunelake.sources.dump import DUMP_ENDPOINT
-from tunelake.sources.replay import Extracted
-from tunelake.validate import SPOTIFY_ID, Validated, check_reject_fraction, contract, validate
+from tunelake.sources.derive import derive
+from tunelake.sources.port import Source, SourceInfo
+from tunelake.sources.spotify_ids import SPOTIFY_ID
+from tunelake.validate import Validated, check_reject_fraction, contract, validate
 
 OnProgress = Callable[[int, int], None]
 """Called with (done, total) as a step advances."""
@@ -47,11 +48,12 @@ def discover(
 ) -> list[str]:
     """Resolve the queries not yet resolved for dt; record pending ingest requests' outcome.
     Returns the dt's artist ids (all resolutions so far)."""
+    record_source(res.lake, dt, source.info)
     done = read_progress(res.lake, dt).resolutions
     todo = [q for q in dict.fromkeys(queries) if q not in done]
     resolved = source.resolve(todo) if todo else []
     source.land(res.lake, dt)
-    record_discovered(res.lake, dt, resolved)
+    record_discovered(res.lake, dt, source.info, resolved)
     everything = {**done, **{r.query: r for r in resolved}}
     for request in res.warehouse.pending_ingest_requests():
         outcome = everything.get(request["query"])
@@ -83,7 +85,9 @@ def extract(
     state = read_progress(res.lake, dt)
     todo = [a for a in artist_ids if a not in state.extracted]
     known_tracks = (
-        {f.track_id for f in derive(res.lake, dt, artist_ids).audio_features} if todo else set()
+        {f["track_id"] for f in derive(res.lake, dt, artist_ids, source.info).audio_features}
+        if todo
+        else set()
     )
     landed = 0
     size = res.settings.extract_chunk
@@ -91,13 +95,14 @@ def extract(
         chunk = todo[start : start + size]
         source.fetch(chunk, known_tracks)
         landed += source.land(res.lake, dt)
-        record_extracted(res.lake, dt, chunk)
+        record_extracted(res.lake, dt, source.info, chunk)
         progress(start + len(chunk), len(todo))
     step.counts(len(artist_ids), len(artist_ids))
     step.details = {
         "fetched_now": len(todo),
         "already_extracted": len(artist_ids) - len(todo),
         "raw_records": landed,
+        **source.details(),
     }
 
 
@@ -125,21 +130,29 @@ class ValidationResult:
     results: dict[str, Validated]
 
 
-def _rows(records: Iterable[Any]) -> list[dict[str, Any]]:
-    return [r.model_dump() for r in records]
+#: The source of a dt landed before sources recorded themselves: the API, the only one then
+#: whose raw data derivation could read back.
+_UNRECORDED = SourceInfo(kind="api", name="raw", id_pattern=SPOTIFY_ID)
 
 
 def validate_step(
-    res: Resources, dt: date, artist_ids: Sequence[str], step: StepRecord
+    res: Resources,
+    dt: date,
+    artist_ids: Sequence[str],
+    step: StepRecord,
+    *,
+    source: SourceInfo | None = None,
 ) -> ValidationResult:
     """Rebuild the dt's records from the raw zone and check them against the contracts;
-    rejects go to quarantine with their reason. Fails past the configured reject fraction."""
-    extracted: Extracted = derive(res.lake, dt, artist_ids)
-    # dumps carry ids of their own making; API data must carry Spotify's
-    ids = None if DUMP_ENDPOINT in res.lake.raw_endpoints(dt) else SPOTIFY_ID
+    rejects go to quarantine with their reason. Fails past the configured reject fraction.
+    The raw zone is read as the source recorded for the dt declares, unless `source` says
+    otherwise (a backfill with a corrected dump mapping)."""
+    source = source or read_progress(res.lake, dt).source or _UNRECORDED
+    extracted = derive(res.lake, dt, artist_ids, source)
 
-    def check(name: str, records: Iterable[Any], **references: set[str]) -> Validated:
-        return validate(contract(name, id_pattern=ids), _rows(records), references=references)
+    def check(name: str, rows: list[dict[str, Any]], **references: set[str]) -> Validated:
+        spec = contract(name, id_pattern=source.id_pattern)
+        return validate(spec, rows, references=references)
 
     artists = check("artists", extracted.artists)
     tracks = check("tracks", extracted.tracks)

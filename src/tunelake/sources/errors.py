@@ -58,9 +58,20 @@ class RetriesExhaustedError(SourceError, TransientError):
         self.attempts = attempts
 
 
+class RawZoneError(SourceError, UserError):
+    """Landed raw data cannot be read back (a damaged file, a record of the wrong shape)."""
+
+
 class RetryableAnswer(SourceError):
     """An answer worth retrying that is not a transport error: a 5xx or a body that is not
     JSON. Raised inside the HTTP core's retry loop; callers see RetriesExhaustedError."""
+
+
+def printable(text: str, limit: int = 160) -> str:
+    """Text fit for a one-line message: control characters (a terminal's escape sequences
+    too) become `?`, and it is cut to `limit` characters."""
+    clean = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
 
 
 def describe(exc: BaseException) -> str:

@@ -47,7 +47,7 @@ from tunelake.sources.errors import (
     RetryableAnswer,
     describe,
 )
-from tunelake.sources.raw import RawResponse, utc_now
+from tunelake.sources.raw_responses import RawResponse, utc_now
 
 log = structlog.get_logger(__name__)
 

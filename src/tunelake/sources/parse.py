@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tunelake.models import Artist, AudioFeatures, FeatureValues, Track
 from tunelake.sources.errors import PayloadError
+from tunelake.sources.spotify_ids import SPOTIFY_ID
 
 T = TypeVar("T")
 P = TypeVar("P", bound=BaseModel)
@@ -183,7 +184,7 @@ def _features(p: FeatureValues, track_id: str, source: str) -> AudioFeatures:
     return AudioFeatures(track_id=track_id, source=source, **values)
 
 
-_TRACK_HREF = re.compile(r"/tracks?/([0-9A-Za-z]+)/?$")
+_TRACK_HREF = re.compile(rf"/tracks?/({SPOTIFY_ID})/?$")
 
 
 def _reccobeats(p: _ReccoBeatsFeatures, endpoint: str) -> AudioFeatures:

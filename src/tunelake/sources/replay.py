@@ -27,7 +27,8 @@ from tunelake.sources.parse import (
     search_page,
     track_list,
 )
-from tunelake.sources.raw import RawResponse
+from tunelake.sources.raw_responses import RawResponse
+from tunelake.sources.spotify_ids import SPOTIFY_ID
 
 #: How many top tracks an artist has (what Spotify's top-tracks endpoint returns).
 TOP_N = 10
@@ -66,9 +67,9 @@ def choose_top_tracks(
 
 
 _PATH_IDS = {
-    "top_tracks": re.compile(r"/artists/([0-9A-Za-z]+)/top-tracks"),
-    "artist_albums": re.compile(r"/artists/([0-9A-Za-z]+)/albums"),
-    "album_tracks": re.compile(r"/albums/([0-9A-Za-z]+)/tracks"),
+    "top_tracks": re.compile(rf"/artists/({SPOTIFY_ID})/top-tracks"),
+    "artist_albums": re.compile(rf"/artists/({SPOTIFY_ID})/albums"),
+    "album_tracks": re.compile(rf"/albums/({SPOTIFY_ID})/tracks"),
 }
 
 

@@ -26,10 +26,9 @@ from pydantic import SecretStr
 
 from tunelake.config import ConfigError, Settings
 from tunelake.models import Artist, AudioFeatures, Track
-from tunelake.sources.auth import ClientCredentials
+from tunelake.sources.credentials import ClientCredentials
 from tunelake.sources.errors import ApiRefused
 from tunelake.sources.http import HttpCore, gather
-from tunelake.sources.ids import chunks, spotify_ids
 from tunelake.sources.parse import (
     Album,
     Page,
@@ -41,9 +40,10 @@ from tunelake.sources.parse import (
     search_page,
     track_list,
 )
-from tunelake.sources.raw import RawResponse
+from tunelake.sources.raw_responses import RawResponse
 from tunelake.sources.reccobeats import ReccoBeats
 from tunelake.sources.replay import TOP_N, choose_top_tracks, newest_first
+from tunelake.sources.spotify_ids import chunks, spotify_ids
 
 log = structlog.get_logger(__name__)
 

@@ -426,3 +426,45 @@ def test_two_writers_replacing_one_parents_children_leave_one_whole_set(
         children.setdefault(r["artist_id"], []).append(r["track_id"])
     assert sorted(children) == sorted(artists)
     assert all(c in (["first"] * 10, ["second"] * 4) for c in children.values())
+
+
+# search and aggregates (what the service reads) ----------------------------------------------
+SEARCHABLE = ["Sigur Rós", "sigurd", "The Sigurs", "x_y%z", "블랙핑크", "Blur"]
+
+
+def test_search_artists_pages_through_names_containing_the_text(warehouse: SqlWarehouse) -> None:
+    ids = [f"s{i}" for i in range(len(SEARCHABLE))]
+    warehouse.upsert("artists", pa.table({"artist_id": ids, "name": SEARCHABLE}))
+
+    rows, total = warehouse.search_artists("SIGUR", 10, 0)
+
+    assert total == 3 and {r["name"] for r in rows} == {"Sigur Rós", "sigurd", "The Sigurs"}
+    assert set(rows[0]) == {"artist_id", "name", "popularity", "followers", "image_url"}
+    # pages are slices of one order, whatever the backend's collation makes of it
+    paged = [r for offset in (0, 2) for r in warehouse.search_artists("sigur", 2, offset)[0]]
+    assert paged == rows
+    assert warehouse.search_artists("sigur", 2, 3) == ([], 3)
+    assert [r["name"] for r in warehouse.search_artists("SIGUR RÓS", 10, 0)[0]] == ["Sigur Rós"]
+    # % and _ are characters to find, not wildcards
+    assert [r["name"] for r in warehouse.search_artists("%", 10, 0)[0]] == ["x_y%z"]
+    assert [r["name"] for r in warehouse.search_artists("y%", 10, 0)[0]] == ["x_y%z"]
+    assert warehouse.search_artists("_y_", 10, 0) == ([], 0)
+    assert [r["name"] for r in warehouse.search_artists("랙핑", 10, 0)[0]] == ["블랙핑크"]
+    assert warehouse.search_artists("nobody", 10, 0) == ([], 0)
+    with pytest.raises(ValueError, match="limit"):
+        warehouse.search_artists("a", 0, 0)
+
+
+def test_genre_counts_most_artists_first(warehouse: SqlWarehouse) -> None:
+    genres = [["rock", "indie"], ["rock"], ["jazz", "indie"], ["rock"], []]
+    rows = pa.table(
+        {
+            "artist_id": [f"g{i}" for i in range(5)],
+            "name": [f"g{i}" for i in range(5)],
+            "genres": pa.array(genres, pa.list_(pa.string())),
+        }
+    )
+    warehouse.upsert("artists", rows)
+
+    assert warehouse.genre_counts(10) == [("rock", 3), ("indie", 2), ("jazz", 1)]
+    assert warehouse.genre_counts(1) == [("rock", 3)]

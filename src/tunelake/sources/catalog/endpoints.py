@@ -12,9 +12,10 @@ from collections.abc import Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tunelake.sources.catalog.model import ALBUM_GROUPS, Catalog, is_valid_id
+from tunelake.sources.catalog.model import ALBUM_GROUPS, Catalog
 from tunelake.sources.catalog.payloads import Payloads, page
 from tunelake.sources.catalog.responses import ErrorAnswer, json_response
+from tunelake.sources.spotify_ids import is_spotify_id
 
 SEARCH_OFFSET_CAP = 1000
 MARKET = re.compile(r"[A-Z]{2}|from_token")
@@ -45,7 +46,7 @@ def _ids(request: Request, most: int) -> list[str]:
         raise ErrorAnswer(400, "Missing required parameter: ids")
     if len(ids) > most:
         raise ErrorAnswer(400, f"Too many ids requested (at most {most})")
-    if not all(is_valid_id(i) for i in ids):
+    if not all(is_spotify_id(i) for i in ids):
         raise ErrorAnswer(400, "invalid id")
     return ids
 
@@ -70,7 +71,7 @@ class Endpoints:
     # lookups ----------------------------------------------------------------------------
     def _one(self, request: Request, find: Callable[[str], int | None]) -> int:
         entity_id = request.path_params["id"]
-        if not is_valid_id(entity_id):
+        if not is_spotify_id(entity_id):
             raise ErrorAnswer(400, "invalid id")
         index = find(entity_id)
         if index is None:

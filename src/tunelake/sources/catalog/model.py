@@ -8,7 +8,6 @@ tracks are derived from a hash when asked for, never stored.
 from __future__ import annotations
 
 import functools
-import re
 import uuid
 from dataclasses import dataclass
 
@@ -18,8 +17,8 @@ from tunelake.models import DEFAULT_VECTOR_FEATURES, AudioFeatures, Track
 from tunelake.models import Artist as ArtistRecord
 from tunelake.names import normalise_name
 from tunelake.sources.catalog import naming, vocab
+from tunelake.sources.spotify_ids import is_spotify_id
 
-ID_PATTERN = re.compile(r"[0-9A-Za-z]{22}")
 ALBUM_TYPES: tuple[str, ...] = ("album", "single", "compilation")
 #: Groups of an artist's albums, in the order the albums endpoint lists them.
 ALBUM_GROUPS: tuple[str, ...] = ("album", "single", "compilation", "appears_on")
@@ -28,10 +27,6 @@ IMAGE_SIZES: tuple[int, ...] = (640, 300, 64)
 TOP_TRACKS = 10
 RELATED_ARTISTS = 20
 RECCOBEATS_NAMESPACE = uuid.UUID("6b4e1f0a-3c2d-5e8f-9a7b-1c2d3e4f5a6b")
-
-
-def is_valid_id(value: str) -> bool:
-    return ID_PATTERN.fullmatch(value) is not None
 
 
 @dataclass(frozen=True)
@@ -119,7 +114,7 @@ class Catalog:
     # ids and indexes ---------------------------------------------------------------------
     @staticmethod
     def _find(ids: np.ndarray, value: str) -> int | None:
-        if not is_valid_id(value):
+        if not is_spotify_id(value):
             return None
         key = value.encode()
         pos = int(np.searchsorted(ids, key))

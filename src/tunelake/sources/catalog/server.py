@@ -14,7 +14,6 @@ import logging
 import math
 import multiprocessing
 import os
-import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
@@ -25,13 +24,14 @@ from multiprocessing.connection import Connection
 from urllib.parse import parse_qsl
 
 import httpx
-import uvicorn
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tunelake import httpserver
+from tunelake.httpserver import STARTUP_TIMEOUT
 from tunelake.sources.catalog.auth import MISSING, Tokens, client_from_request
 from tunelake.sources.catalog.endpoints import Endpoints, Handler
 from tunelake.sources.catalog.faults import Fate, FaultPlan
@@ -47,7 +47,6 @@ from tunelake.sources.catalog.responses import (
 from tunelake.sources.catalog.stats import Stats
 
 Endpoint = Callable[[Request], Awaitable[Response]]
-STARTUP_TIMEOUT = 60.0
 SERVER_ERROR_MESSAGES = {500: "Server error", 502: "Bad gateway", 503: "Service unavailable"}
 INCOMPLETE_RESPONSE = "ASGI callable returned without completing response."
 
@@ -228,8 +227,7 @@ class _Urls:
 
     @property
     def base_url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return httpserver.base_url(self.host, self.port)
 
     @property
     def accounts_url(self) -> str:
@@ -277,63 +275,21 @@ class RunningCatalogProcess(_Urls):
         httpx.post(f"{self.base_url}/_admin/reset", timeout=10).raise_for_status()
 
 
-def _config(app: Starlette) -> uvicorn.Config:
-    # http="auto" takes httptools when installed (several times faster), else h11
-    return uvicorn.Config(
-        app,
-        loop="asyncio",
-        http="auto",
-        lifespan="off",
-        log_config=None,
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=5,
-    )
-
-
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    try:
-        sock = socket.create_server((host, port), family=family)
-    except OSError as exc:
-        raise OSError(f"the catalog server cannot listen on {host}:{port}: {exc}") from exc
-    # asyncio sets TCP_NODELAY only on sockets whose proto is IPPROTO_TCP, and create_server's
-    # have proto 0; accepted connections inherit it from here instead. Without it, Nagle and
-    # delayed ACKs add 40 ms to every keep-alive request.
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return sock
-
-
 @contextmanager
 def serve_in_thread(
     options: CatalogOptions, host: str = "127.0.0.1", port: int = 0
 ) -> Iterator[RunningCatalog]:
     """Run the server on a daemon thread of this process until the block exits."""
     app = create_app(options)
-    sock = _bind(host, port)
-    server = uvicorn.Server(_config(app))
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="catalog-server", daemon=True
-    )
-    thread.start()
-    try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the catalog server did not start; see the log above")
-            time.sleep(0.005)
+    with httpserver.serve_in_thread(app, host, port, name="catalog-server") as bound:
         yield RunningCatalog(
             host=host,
-            port=sock.getsockname()[1],
+            port=bound,
             options=options,
             catalog=app.state.catalog,
             stats=app.state.stats,
             gate=app.state.gate,
         )
-    finally:
-        server.should_exit = True
-        thread.join(timeout=STARTUP_TIMEOUT)
-        sock.close()
 
 
 def serve(
@@ -344,22 +300,7 @@ def serve(
 ) -> None:
     """Serve until interrupted (SIGINT/SIGTERM); `on_ready(base_url)` once listening."""
     app = create_app(options)
-    sock = _bind(host, port)
-    urls = _Urls(host, sock.getsockname()[1])
-    server = uvicorn.Server(_config(app))
-
-    async def main() -> None:
-        task = asyncio.create_task(server.serve(sockets=[sock]))
-        while not server.started and not task.done():
-            await asyncio.sleep(0.005)
-        if server.started and on_ready is not None:
-            on_ready(urls.base_url)
-        await task
-
-    try:
-        asyncio.run(main())
-    finally:
-        sock.close()
+    httpserver.serve(app, httpserver.bind(host, port, "the catalog server"), on_ready)
 
 
 def _exit_with_parent(parent: int) -> None:

@@ -53,6 +53,17 @@ class Warehouse(Protocol):
 
     def count(self, table: str) -> int: ...
 
+    def search_artists(
+        self, text: str, limit: int, offset: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """One page of the artists whose name contains `text` (case-insensitive for ASCII
+        everywhere, and for every script where the database folds case), ordered by name then
+        id: dicts of artist_id, name, popularity, followers, image_url; and how many match in
+        all. `%` and `_` in text match themselves."""
+
+    def genre_counts(self, limit: int) -> list[tuple[str, int]]:
+        """The `limit` genres with the most artists, most first, ties by genre."""
+
     def add_ingest_requests(self, queries: Sequence[str], source: str) -> int:
         """Queue ingest requests (artist names or ids); a query already pending is not
         queued twice. Returns how many were added."""

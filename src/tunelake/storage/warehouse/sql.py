@@ -23,6 +23,7 @@ from tunelake.storage.warehouse.schema import (
     BULK_TABLES,
     INGEST_STATUSES,
     artist_genres,
+    artists,
     ingest_requests,
     metadata,
     pipeline_runs,
@@ -133,6 +134,38 @@ class SqlWarehouse:
         target = _table(table)
         with self._begin() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(target)).scalar_one())
+
+    def search_artists(
+        self, text: str, limit: int, offset: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        if limit < 1 or offset < 0:
+            raise ValueError(
+                f"limit must be at least 1 and offset at least 0, not {limit}, {offset}"
+            )
+        t = artists
+        # autoescape: a % or _ in the text is a character to find, not a wildcard
+        match = sa.func.lower(t.c.name).contains(text.lower(), autoescape=True)
+        columns = [t.c.artist_id, t.c.name, t.c.popularity, t.c.followers, t.c.image_url]
+        page = (
+            sa.select(*columns)
+            .where(match)
+            .order_by(t.c.name, t.c.artist_id)
+            .limit(limit)
+            .offset(offset)
+        )
+        with self._begin() as conn:
+            total = int(conn.execute(sa.select(sa.func.count()).where(match)).scalar_one())
+            rows = [dict(r._mapping) for r in conn.execute(page)] if total > offset else []
+        return rows, total
+
+    def genre_counts(self, limit: int) -> list[tuple[str, int]]:
+        t = artist_genres
+        n = sa.func.count().label("n")
+        stmt = (
+            sa.select(t.c.genre, n).group_by(t.c.genre).order_by(n.desc(), t.c.genre).limit(limit)
+        )
+        with self._begin() as conn:
+            return [(genre, int(count)) for genre, count in conn.execute(stmt)]
 
     # ingest requests ---------------------------------------------------------------------
     def add_ingest_requests(self, queries: Sequence[str], source: str) -> int:

@@ -1,13 +1,16 @@
-"""Raw API responses as they arrived: what the lake's raw zone stores and `replay` reads."""
+"""Raw API responses as they arrived: what the lake's raw zone stores and `replay` reads;
+and reading the raw zone back."""
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
-from tunelake.sources.errors import PayloadError
+from tunelake.sources.errors import PayloadError, RawZoneError, describe, printable
+from tunelake.storage.lake.port import Lake
 
 #: The stable names of the endpoints whose responses are landed.
 ENDPOINTS: frozenset[str] = frozenset(
@@ -63,3 +66,17 @@ class RawResponse:
 
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def read_raw(lake: Lake, endpoint: str, dt: date) -> list[dict[str, Any]]:
+    """Every record landed for endpoint and dt; a damaged file is a RawZoneError naming the
+    endpoint, the dt and the fix."""
+    try:
+        return list(lake.read_raw(endpoint, dt))
+    except (OSError, EOFError, ValueError, zlib.error) as exc:
+        # gzip and json raise OSError, EOFError, zlib.error and ValueError subclasses
+        raise RawZoneError(
+            f"cannot read raw/{endpoint}/dt={dt.isoformat()} in {lake.url}: "
+            f"{printable(describe(exc))}; move the damaged file out of that folder and run "
+            "the dt again to fetch it anew"
+        ) from exc

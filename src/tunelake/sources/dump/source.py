@@ -1,0 +1,103 @@
+"""The dump adapter of the source port: artists are resolved within the file, and the rows of
+the artists a run asks for land in the raw zone as read (endpoint `dump`), each with its row
+number and the file's content hash."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+from typing import Any
+
+import structlog
+
+from tunelake.models import Artist
+from tunelake.sources.dump.columns import Columns, plan_columns
+from tunelake.sources.dump.read import DumpFile, DumpSpec, read_file
+from tunelake.sources.dump.records import primary
+from tunelake.sources.port import Resolution, SourceInfo, resolve_by_name
+from tunelake.storage.lake.port import Lake
+
+DUMP_ENDPOINT = "dump"
+_ROWS_PER_FILE = 50_000
+
+log = structlog.get_logger(__name__)
+
+
+def read_dump(spec: DumpSpec) -> tuple[DumpFile, Columns]:
+    """The dump as read and which of its columns give ours; errors name the file and the fix."""
+    dump = read_file(spec)
+    how = "Parquet" if dump.delimiter is None else f"CSV, delimiter {dump.delimiter!r}"
+    columns = plan_columns(
+        f"dataset dump {spec.path} ({how})", dump.table.column_names, spec.mapping
+    )
+    return dump, columns
+
+
+def dump_rows(records: Iterable[Mapping[str, Any]], version: str) -> list[Mapping[str, Any]]:
+    """The raw dump records of one version of the file, each row once (a row lands again when
+    a changed mapping makes a re-run fetch it anew)."""
+    rows = {r["row"]: r for r in records if r.get("version") == version}
+    return [rows[n] for n in sorted(rows)]
+
+
+class DumpSource:
+    def __init__(self, spec: DumpSpec):
+        self._dump, columns = read_dump(spec)
+        self.info = SourceInfo(
+            kind="dump",
+            name=f"file:{spec.path}",
+            id_pattern=None,
+            version=self._dump.version,
+            columns=columns.renames,
+        )
+        self._ignored = columns.ignored
+        if self._ignored:
+            log.warning(
+                "dump columns ignored",
+                file=str(spec.path),
+                columns=list(self._ignored),
+                fix="map a column with --map DUMP_COLUMN=COLUMN if it holds one of ours",
+            )
+        by_ours = {ours: theirs for theirs, ours in columns.renames.items()}
+        table = self._dump.table
+        self._artist_ids = [primary(v) for v in table[by_ours["artist_id"]].to_pylist()]
+        self._artist_names = [primary(v) for v in table[by_ours["artist_name"]].to_pylist()]
+        self._pending: list[int] = []
+
+    def default_queries(self) -> list[str]:
+        return list(dict.fromkeys(a for a in self._artist_ids if a))
+
+    def resolve(self, queries: Sequence[str]) -> list[Resolution]:
+        names = dict(zip(self._artist_ids, self._artist_names, strict=True))
+        artists = [Artist(artist_id=i, name=n or "") for i, n in names.items() if i]
+        return [
+            Resolution(q, "resolved", q) if q in names else resolve_by_name(q, artists)
+            for q in queries
+        ]
+
+    def fetch(self, artist_ids: Sequence[str], known_tracks: set[str]) -> None:
+        wanted = set(artist_ids)
+        self._pending += [i for i, a in enumerate(self._artist_ids) if a in wanted]
+
+    def land(self, lake: Lake, dt: date) -> int:
+        indices, self._pending = self._pending, []
+        table = self._dump.table
+        for start in range(0, len(indices), _ROWS_PER_FILE):
+            chunk = indices[start : start + _ROWS_PER_FILE]
+            values = table.take(chunk).to_pylist()
+            records = [
+                # row 1 is the first after a CSV's header
+                {"version": self.info.version, "row": i + 1, "values": v}
+                for i, v in zip(chunk, values, strict=True)
+            ]
+            lake.write_raw(DUMP_ENDPOINT, dt, records)
+        return len(indices)
+
+    def details(self) -> dict[str, Any]:
+        return {
+            "file": str(self._dump.path),
+            "rows": self._dump.table.num_rows,
+            "content_sha256": self._dump.version,
+            "delimiter": self._dump.delimiter,
+            "ignored_columns": list(self._ignored),
+        }
