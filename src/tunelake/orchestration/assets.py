@@ -43,10 +43,11 @@ GROUP = "tunelake"  # one group: the lineage page shows the whole pipeline at on
 CURATED_ASSETS = ("artists", "tracks", "top_tracks", "audio_features")
 SIMILARITY_ASSETS = ("artist_vectors", "related_artists")
 
-# Transient failures (rate limits, a backend down, the dt locked by another writer) are
-# retried with exponential backoff and jitter; asset_step fails any other at once.
+# Transient failures (rate limits, a backend down, the dt or the current state locked by
+# another writer) are retried with exponential backoff and jitter, about two minutes in all
+# (2, 4, … 64 s); asset_step fails any other at once.
 TRANSIENT_RETRY = dg.RetryPolicy(
-    max_retries=4, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+    max_retries=6, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
 
 # Downstream of a materialised partition whose blocking checks passed, in the latest dt.
