@@ -583,6 +583,21 @@ def serve(
         serve_app(settings, host=host, port=port, on_ready=ready)
 
 
+@app.command()
+def orchestrate(
+    home: Home = None,
+    profile: ProfileOpt = None,
+    port: Annotated[int, typer.Option(help="webserver port on 127.0.0.1 (0: a free one)")] = 3000,
+) -> None:
+    """Run the pipeline on Dagster: its webserver and daemon (schedule, sensors) until Ctrl-C."""
+    settings = _settings(home, profile)
+    with _errors():
+        from tunelake.orchestration.server import orchestrate as serve  # the orchestrate extra
+
+        code = serve(settings, port, lambda url: out.print(f"Dagster: {url}", highlight=False))
+    raise typer.Exit(code)
+
+
 # `tunelake lake`: the Iceberg tables ----------------------------------------------------
 lake_app = typer.Typer(help="The lake's Iceberg tables: info, housekeeping, migration.")
 app.add_typer(lake_app, name="lake")

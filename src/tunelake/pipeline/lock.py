@@ -28,16 +28,24 @@ class RunLocked(TransientError):
 @contextmanager
 def dt_lock(home: Path, dt: date, holder: str) -> Iterator[None]:
     """Hold the dt's lock for the block; raise RunLocked at once if another process has it."""
+    with home_lock(home, f"dt={dt.isoformat()}", holder, f"dt {dt} of {home}"):
+        yield
+
+
+@contextmanager
+def home_lock(home: Path, name: str, holder: str, what: str) -> Iterator[None]:
+    """Hold `<home>/locks/<name>.lock` for the block; raise RunLocked at once, naming `what`
+    and its holder, if another process has it."""
     folder = home / "locks"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"dt={dt.isoformat()}.lock"
+    path = folder / f"{name}.lock"
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise RunLocked(
-                f"dt {dt} of {home} is being processed by {_holder(path)}; "
+                f"{what} is being processed by {_holder(path)}; "
                 "wait for it to finish, or stop it, then run again"
             ) from None
         os.ftruncate(fd, 0)

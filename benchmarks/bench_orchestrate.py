@@ -1,0 +1,107 @@
+"""What running the pipeline on Dagster costs, against `tunelake run` measured in the same
+process, for one dt on the default catalog (1,000 artists), each on a fresh data directory:
+
+- baseline: `tunelake run` (app.run: the six steps in one process, inputs in memory);
+- Dagster in-process: every asset and check of the partition with `materialize` (one process,
+  each asset reading its inputs back from the lake, each check reading the lake);
+- Dagster multiprocess: the `daily` job with Dagster's default executor (a process per step).
+
+Target: in-process Dagster within 1.3x of `tunelake run`.
+
+    .venv/bin/python benchmarks/bench_orchestrate.py [--artists 1000] [--repeat 1]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from tunelake import app
+from tunelake.config import load_settings
+from tunelake.orchestration.assets import ASSETS
+from tunelake.orchestration.checks import CHECKS
+from tunelake.orchestration.definitions import defs
+from tunelake.orchestration.resources import TunelakeResource
+
+DT = date(2026, 11, 26)
+warnings.filterwarnings("ignore")  # Dagster's preview/beta notices
+
+
+def daily_job() -> dg.JobDefinition:
+    """The job as the daemon runs it (reconstructable: the executor's processes import it)."""
+    return defs.get_job_def("daily")
+
+
+def timed(run: Callable[[Path], Any], repeat: int) -> float:
+    """The fastest of `repeat` runs, each on a fresh data directory."""
+    times = []
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory() as folder:
+            home = Path(folder) / "home"
+            start = time.perf_counter()
+            run(home)
+            times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def tunelake_run(home: Path) -> None:
+    assert app.run(load_settings(home=home), dt=DT).ok
+
+
+def in_process(home: Path) -> None:
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = dg.materialize(
+            [*ASSETS, *CHECKS],
+            partition_key=DT.isoformat(),
+            instance=instance,
+            resources={"tunelake": TunelakeResource(home=str(home))},
+        )
+    assert result.success
+
+
+def multiprocess(home: Path) -> None:
+    os.environ["TUNELAKE_HOME"] = str(home)  # the step processes read the data directory here
+    # the multiprocess executor needs an instance on disk, which its processes open
+    (home.parent / "dagster").mkdir()
+    with dg.DagsterInstance.local_temp(str(home.parent / "dagster")) as instance:
+        result = dg.execute_job(
+            dg.reconstructable(daily_job),
+            instance=instance,
+            tags={"dagster/partition": DT.isoformat()},
+        )
+        assert result.success
+    del os.environ["TUNELAKE_HOME"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--artists", type=int, default=1000)
+    parser.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args()
+    os.environ["TUNELAKE_CATALOG_ARTISTS"] = str(args.artists)
+    os.chdir(tempfile.mkdtemp())  # no tunelake.toml from the working directory
+
+    load = os.getloadavg()
+    print(f"one dt, catalog of {args.artists} artists, best of {args.repeat}; "
+          f"load average {load[0]:.1f} on {os.cpu_count()} cores")  # fmt: skip
+    base = timed(tunelake_run, args.repeat)
+    print(f"tunelake run (baseline)          {base:7.2f} s")
+    inproc = timed(in_process, args.repeat)
+    print(
+        f"Dagster in-process (+10 checks)  {inproc:7.2f} s   {inproc / base:5.2f}x  (target <= 1.3x)"
+    )
+    multi = timed(multiprocess, args.repeat)
+    print(f"Dagster multiprocess executor    {multi:7.2f} s   {multi / base:5.2f}x")
+
+
+if __name__ == "__main__":
+    main()
