@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from tests.pipeline.conftest import DT, snapshot
 from tunelake.orchestration.definitions import defs
+from tunelake.pipeline.resources import reading_lake
 from tunelake.pipeline.run import run_pipeline
 
 PARTITION = DT.isoformat()
@@ -49,7 +50,10 @@ def test_one_partition_gives_the_state_of_tunelake_run(materialise, settings_of)
     }
     assert meta["artists"]["dagster/row_count"].value > 0
     assert meta["audio_features"]["quarantined"].value == 0
-    assert "part-0.parquet" in meta["related_artists"]["files_written"].value
+    lake = reading_lake(settings_of("home"))
+    related = meta["related_artists"]
+    assert related["lake_snapshot"].value == lake.snapshot_id("related_artists")
+    assert related["files_written"].value.split(", ") == lake.files("related_artists")[DT]
     assert (
         meta["serving_documents"]["documents"].value == meta["artists"]["dagster/row_count"].value
     )

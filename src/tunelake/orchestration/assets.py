@@ -16,6 +16,7 @@ raw_responses.
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import date
+from typing import Any
 
 import dagster as dg
 from pydantic import Field
@@ -100,10 +101,16 @@ def raw_responses(
         )
 
 
-def _files_written(res: Resources, datasets: tuple[str, ...], dt: date) -> dict[str, str]:
-    """The partition's current files: what write_partition wrote (the Iceberg snapshot id
-    takes this place once the lake is Iceberg)."""
-    return {name: ", ".join(res.lake.files(name).get(dt, [])) for name in datasets}
+def _written(res: Resources, datasets: tuple[str, ...], dt: date) -> dict[str, dict[str, Any]]:
+    """What each dataset's write left in the lake: the Iceberg snapshot it committed (a
+    reader can time-travel to it: `tunelake sql --as-of SNAPSHOT_ID`) and the dt's files."""
+    return {
+        name: {
+            "lake_snapshot": res.lake.snapshot_id(name),
+            "files_written": ", ".join(res.lake.files(name).get(dt, [])),
+        }
+        for name in datasets
+    }
 
 
 def _without_reject_limit(res: Resources) -> Resources:
@@ -138,7 +145,7 @@ def curated(
             checked = steps.validate_step(_without_reject_limit(run.res), run.dt, ids, step)
         with run.recorder.step("load") as loaded:
             steps.load(run.res, run.dt, checked.curated, loaded, warehouse=current)
-        files = _files_written(run.res, CURATED_ASSETS, run.dt)
+        written = _written(run.res, CURATED_ASSETS, run.dt)
     for name in CURATED_ASSETS:
         counts = checked.results[name].counts
         yield dg.MaterializeResult(
@@ -147,7 +154,7 @@ def curated(
                 "dagster/row_count": counts["out"],
                 "rows_in": counts["in"],
                 "quarantined": counts["quarantined"],
-                "files_written": files[name],
+                **written[name],
                 "warehouse_updated": current,
             },
         )
@@ -177,14 +184,14 @@ def similarity(
         curated = read_curated(run.res.lake, run.dt)
         with run.recorder.step("transform") as step:
             result = steps.transform(run.res, run.dt, curated, step, warehouse=current)
-        files = _files_written(run.res, SIMILARITY_ASSETS, run.dt)
+        written = _written(run.res, SIMILARITY_ASSETS, run.dt)
     tables = {"artist_vectors": result.vectors, "related_artists": result.related}
     for name in SIMILARITY_ASSETS:
         yield dg.MaterializeResult(
             asset_key=name,
             metadata={
                 "dagster/row_count": tables[name].num_rows,
-                "files_written": files[name],
+                **written[name],
                 "warehouse_updated": current,
                 **(
                     {"without_features": step.details["without_features"]}

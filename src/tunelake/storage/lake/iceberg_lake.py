@@ -199,6 +199,11 @@ class IcebergLake:
             pa.field(DT, pa.date32(), nullable=False), got.column(DT)
         )
 
+    def snapshot_id(self, dataset: str) -> int | None:
+        table = self.load(_dataset(dataset))
+        snapshot = None if table is None else table.current_snapshot()
+        return None if snapshot is None else snapshot.snapshot_id
+
     def partitions(self, dataset: str) -> list[date]:
         return list(self.files(dataset))
 

@@ -53,6 +53,9 @@ class Lake(Protocol):
     def read_dataset(self, dataset: str, dts: Iterable[date] | None = None) -> pa.Table:
         """Rows of every (or the given) partition with a `dt` date column added."""
 
+    def snapshot_id(self, dataset: str) -> int | None:
+        """The dataset table's current snapshot (what a reader sees now); None if never written."""
+
     def partitions(self, dataset: str) -> list[date]:
         """Dates of the dataset's partitions that hold rows, ascending."""
 
