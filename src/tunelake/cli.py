@@ -8,7 +8,7 @@ answer. An expected failure prints one line and exits with its error's code.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -207,6 +207,27 @@ def _delimiter(value: str | None) -> str | None:
     return given
 
 
+def _run_now(
+    use_case: Callable[..., use_cases.RunResult],
+    settings: Settings,
+    dt: str | None,
+    queries: list[str] | None,
+    mapping: list[str] | None,
+    delimiter: str | None,
+) -> None:
+    """Run (or ingest) one dt with a progress bar per step, then print the summary."""
+    with _errors(), _bars(STEPS) as bars:
+        result = use_case(
+            settings,
+            dt=_dt(dt),
+            queries=queries,
+            dump_mapping=parse_mapping(mapping or []),
+            dump_delimiter=_delimiter(delimiter),
+            progress=bars,
+        )
+    _summary(result)
+
+
 SeedsOpt = Annotated[
     Path | None, typer.Option("--seeds", help="Seeds file: names/ids one a line, or a CSV")
 ]
@@ -238,17 +259,7 @@ def run(
         catalog_artists=catalog_artists,
         catalog_profile=catalog_profile,
     )
-    queries = _queries(artist, seeds, settings)
-    with _errors(), _bars(STEPS) as bars:
-        result = use_cases.run(
-            settings,
-            dt=_dt(dt),
-            queries=queries,
-            dump_mapping=parse_mapping(mapping or []),
-            dump_delimiter=_delimiter(delimiter),
-            progress=bars,
-        )
-    _summary(result)
+    _run_now(use_cases.run, settings, dt, _queries(artist, seeds, settings), mapping, delimiter)
 
 
 @app.command()
@@ -281,16 +292,7 @@ def ingest(
             table.add_row(str(r.request_id), escape(r.query), r.status, str(r.created_at))
         out.print(table)
         return
-    with _errors(), _bars(STEPS) as bars:
-        result = use_cases.ingest(
-            settings,
-            dt=_dt(dt),
-            queries=queries,
-            dump_mapping=parse_mapping(mapping or []),
-            dump_delimiter=_delimiter(delimiter),
-            progress=bars,
-        )
-    _summary(result)
+    _run_now(use_cases.ingest, settings, dt, queries, mapping, delimiter)
 
 
 @app.command("backfill")
