@@ -15,7 +15,7 @@ $(VENV)/.core: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e '.[dev,spark]'
 	touch $@ $(VENV)/.core $(VENV)/.services
 
 $(VENV)/.services: pyproject.toml | $(BIN)/python

@@ -68,6 +68,10 @@ SourceOpt = Annotated[
         "--source", help="catalog (built-in server), spotify, or file:PATH (CSV/Parquet dump)"
     ),
 ]
+EngineOpt = Annotated[
+    str | None,
+    typer.Option("--engine", help="Similarity engine: numpy (in process) or spark [default numpy]"),
+]
 MapOpt = Annotated[
     list[str] | None,
     typer.Option("--map", help="Dump column mapping DUMP_COLUMN=COLUMN (repeatable)"),
@@ -199,6 +203,7 @@ def run(
         int | None, typer.Option(help="Artists in the built-in catalog")
     ] = None,
     catalog_profile: Annotated[str | None, typer.Option(help="extended or development")] = None,
+    engine: EngineOpt = None,
 ) -> None:
     """The main job: discover → extract → validate → load → transform → publish for one dt."""
     settings = _settings(
@@ -207,6 +212,7 @@ def run(
         source=source,
         catalog_artists=catalog_artists,
         catalog_profile=catalog_profile,
+        similarity_engine=engine,
     )
     _run(settings, _dt(dt), _queries(artist, seeds, settings), mapping)
 
@@ -241,9 +247,10 @@ def backfill_cmd(
     end: Annotated[str, typer.Option("--to", help="Last dt, YYYY-MM-DD")],
     home: Home = None,
     profile: ProfileOpt = None,
+    engine: EngineOpt = None,
 ) -> None:
     """Re-derive curated partitions and similarity from the raw zone, without calling any API."""
-    settings = _settings(home, profile)
+    settings = _settings(home, profile, similarity_engine=engine)
     with _errors(), _bars(STEPS[2:]) as bars:
         results = backfill(settings, start=_dt(start), end=_dt(end), progress=bars)
     if not results:
@@ -320,9 +327,10 @@ def sql(
     fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
     home: Home = None,
     profile: ProfileOpt = None,
+    engine: Annotated[str, typer.Option("--engine", help="duckdb or spark")] = "duckdb",
 ) -> None:
-    """SQL over the lake (DuckDB): a view per dataset with dt as a column."""
-    from tunelake.engines.sql import SqlEngine, SqlError
+    """SQL over the lake (DuckDB or Spark SQL): a view per dataset with dt as a column."""
+    from tunelake.engines.sql import SqlError, open_sql
 
     if fmt not in ("table", "csv", "json"):
         raise _fail("--format must be table, csv or json")
@@ -332,7 +340,7 @@ def sql(
     settings = _settings(home, profile)
     with _errors(), open_resources(settings) as res:
         try:
-            result = SqlEngine(res.lake).query(text)
+            result = open_sql(res.lake, engine, settings.spark_master).query(text)
         except SqlError as exc:
             raise _fail(str(exc)) from None
     if fmt != "table":

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 import pyarrow as pa
@@ -29,6 +29,30 @@ QUARANTINE_PREFIX = "quarantine_"
 
 class SqlError(InputError):
     """A query failed; the message is DuckDB's."""
+
+
+class LakeSql(Protocol):
+    """SQL over the lake's views, on any engine."""
+
+    def views(self) -> list[str]: ...
+
+    def refresh(self) -> None: ...
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table: ...
+
+    def close(self) -> None: ...
+
+
+def open_sql(lake: Lake, engine: str = "duckdb", spark_master: str | None = None) -> LakeSql:
+    """The lake's views on `engine`: duckdb (in process) or spark (Spark SQL, the spark extra)."""
+    if engine not in ("duckdb", "spark"):
+        raise SqlError(f"unknown SQL engine {engine!r}: choose duckdb or spark")
+    if engine == "spark":
+        from tunelake.engines.spark import session
+        from tunelake.engines.spark_sql import SparkSqlEngine
+
+        return SparkSqlEngine(lake, session(spark_master))
+    return SqlEngine(lake)
 
 
 class SqlEngine:
@@ -51,12 +75,7 @@ class SqlEngine:
     def refresh(self) -> None:
         """Point the views at the partitions' current files (and drop those of vanished
         datasets), in one transaction: a concurrent query sees the old set or the new one."""
-        wanted = {name: self._lake.files(name) for name in self._lake.datasets()}
-        wanted |= {
-            QUARANTINE_PREFIX + name: self._lake.quarantine_files(name)
-            for name in self._lake.quarantined()
-        }
-        wanted = {name: files for name, files in wanted.items() if files}
+        wanted = view_files(self._lake)
         with self._refresh_lock, self._con.cursor() as cur:
             cur.begin()
             for gone in set(self._views) - set(wanted):
@@ -87,6 +106,14 @@ class SqlEngine:
 
     def close(self) -> None:
         self._con.close()
+
+
+def view_files(lake: Lake) -> dict[str, dict[date, list[str]]]:
+    """Each view's name and the current files of its partitions: a view per dataset, and a
+    `quarantine_<dataset>` view per dataset with quarantined rows."""
+    wanted = {name: lake.files(name) for name in lake.datasets()}
+    wanted |= {QUARANTINE_PREFIX + name: lake.quarantine_files(name) for name in lake.quarantined()}
+    return {name: files for name, files in wanted.items() if files}
 
 
 def _scan(files: dict[date, list[str]]) -> str:
