@@ -18,6 +18,8 @@ import pytest
 from sqlalchemy.engine import URL, make_url
 
 if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
     from tunelake.localservices.dynalite import Dynalite
     from tunelake.localservices.seaweedfs import SeaweedFS
 
@@ -87,6 +89,30 @@ def dynalite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dynalite]:
         lambda: start_dynalite(data_dir, in_memory=True),
     ) as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[SparkSession]:
+    """One local Spark session (two cores, few shuffle partitions, UI off, quiet) for every
+    test that uses Spark; the `spark` extra is required like a service."""
+    try:
+        from tunelake.engines.spark import session
+    except ModuleNotFoundError as exc:
+        service_or_skip("pyspark", False, f"{exc.name} is missing: pip install -e '.[spark]'")
+        raise
+    spark = session(
+        "local[2]",
+        {
+            "spark.sql.shuffle.partitions": "4",
+            "spark.default.parallelism": "2",
+            "spark.ui.showConsoleProgress": "false",
+            "spark.driver.bindAddress": "127.0.0.1",
+            "spark.driver.host": "127.0.0.1",
+        },
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    yield spark
+    spark.stop()
 
 
 # Scratch databases on the machine's servers: MariaDB on 127.0.0.1:3306 and PostgreSQL on
