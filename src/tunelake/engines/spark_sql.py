@@ -16,6 +16,7 @@ from datetime import date
 from typing import Any
 
 import pyarrow as pa
+from py4j.protocol import Py4JJavaError
 from pyspark.errors import AnalysisException, ParseException, PySparkException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -53,12 +54,15 @@ class SparkSqlEngine:
             try:
                 return self._run(sql, params)
             except (AnalysisException, ParseException):
-                raise
-            except PySparkException:
+                raise  # the query itself is wrong: running it again cannot help
+            except (PySparkException, Py4JJavaError):
+                # A view's files were replaced by a newer partition version since the views
+                # were built; one refresh points them at the current files.
                 self.refresh()
                 return self._run(sql, params)
-        except PySparkException as exc:
-            raise SqlError(str(exc).strip().splitlines()[0]) from None
+        except (PySparkException, Py4JJavaError) as exc:
+            cause = exc.java_exception if isinstance(exc, Py4JJavaError) else exc
+            raise SqlError(str(cause).strip().splitlines()[0]) from None
 
     def _run(self, sql: str, params: Sequence[Any] | None) -> pa.Table:
         return self._spark.sql(sql, args=list(params) if params is not None else None).toArrow()

@@ -1,0 +1,113 @@
+"""Spark SQL over the lake answers as the DuckDB engine does (needs the `spark` extra)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from tests.engines.test_sql import (
+    ARTIST_IDS,
+    DTS,
+    FULL_WIDTH_BLUR,
+    MIN_MAX_PER_PARTITION,
+    PER_ARTIST_AVERAGES,
+    TABLES,
+    fill,
+    rows,
+)
+from tunelake.engines.sql import SqlEngine, SqlError, open_sql
+from tunelake.storage.lake import ParquetLake, open_lake
+
+spark_sql = pytest.importorskip("tunelake.engines.spark_sql")
+SparkSession = pytest.importorskip("pyspark.sql").SparkSession
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+BOUND_NOT_SPLICED = "SELECT * FROM artists WHERE name = ?"
+#: The course's queries and every query of tests/engines/test_sql.py, with `?` parameters.
+QUERIES: list[tuple[str, list[Any] | None]] = [
+    (PER_ARTIST_AVERAGES, None),
+    (MIN_MAX_PER_PARTITION, None),
+    ("SELECT dt, count(*) FROM top_tracks GROUP BY dt", None),
+    ("SELECT reason, dt FROM quarantine_top_tracks", None),
+    (
+        "SELECT artist_id FROM artists WHERE name = ? AND dt = ?",
+        [f"{FULL_WIDTH_BLUR} {ARTIST_IDS[2]} — Sigur Rós", DTS[-1]],
+    ),
+    (BOUND_NOT_SPLICED, ["x' OR '1'='1"]),
+    ("SELECT count(*) FROM top_tracks WHERE dt = ?", [DTS[-1]]),
+    ("SELECT * FROM artists", None),
+    ("SELECT * FROM top_tracks", None),
+    ("SELECT * FROM audio_features", None),
+    ("SELECT * FROM quarantine_top_tracks", None),
+]
+
+
+@pytest.fixture
+def lake(tmp_path: Path) -> ParquetLake:
+    return fill(open_lake(str(tmp_path / "lake")))
+
+
+@pytest.fixture
+def engines(lake: ParquetLake, spark: SparkSession) -> Iterator[tuple[SqlEngine, Any]]:
+    duck, on_spark = SqlEngine(lake), spark_sql.SparkSqlEngine(lake, spark)
+    yield duck, on_spark
+    duck.close()
+    on_spark.close()
+
+
+def same_rows(a: pa.Table, b: pa.Table) -> bool:
+    """Equal rows, floats equal to 12 significant digits (engines sum in their own order).
+    Column names are not compared: each engine names an unnamed `count(*)` its own way."""
+
+    def rounded(table: pa.Table) -> list[tuple[Any, ...]]:
+        return [
+            tuple(float(f"{v:.12g}") if isinstance(v, float) else v for v in row)
+            for row in rows(table)
+        ]
+
+    return a.num_columns == b.num_columns and rounded(a) == rounded(b)
+
+
+def test_every_query_gives_the_same_rows_on_both_engines(engines: tuple[SqlEngine, Any]) -> None:
+    duck, on_spark = engines
+    assert on_spark.views() == duck.views()
+    empty = []
+    for sql, params in QUERIES:
+        want = duck.query(sql, params)
+        assert same_rows(on_spark.query(sql, params), want), sql
+        empty += [sql] if want.num_rows == 0 else []
+    assert empty == [BOUND_NOT_SPLICED]  # the others compare rows, not two empty answers
+
+
+def test_the_views_follow_the_lake(lake: ParquetLake, engines: tuple[SqlEngine, Any]) -> None:
+    _, on_spark = engines
+    lake.write_partition("top_tracks", DTS[-1], TABLES["top_tracks"][DTS[-1]].slice(0, 1))
+    # The view's old files are gone: the engine re-reads the lake's listing and runs again.
+    got = on_spark.query("SELECT count(*) FROM top_tracks WHERE dt = ?", [DTS[-1]])
+    assert got.column(0).to_pylist() == [1]
+    lake.quarantine("top_tracks", DTS[0], pa.table({"reason": pa.array([], pa.string())}))
+    on_spark.refresh()
+    assert on_spark.views() == ["artists", "audio_features", "top_tracks"]
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [("SELEC 1", "PARSE_SYNTAX_ERROR"), ("SELECT * FROM related_artists", "TABLE_OR_VIEW")],
+)
+def test_a_bad_query_raises_sql_error(
+    engines: tuple[SqlEngine, Any], sql: str, message: str
+) -> None:
+    with pytest.raises(SqlError, match=message):
+        engines[1].query(sql)
+
+
+def test_open_sql_picks_the_engine(lake: ParquetLake, spark: SparkSession) -> None:
+    assert isinstance(open_sql(lake, "spark"), spark_sql.SparkSqlEngine)
+    assert isinstance(open_sql(lake), SqlEngine)
+    with pytest.raises(SqlError, match="unknown SQL engine 'presto'"):
+        open_sql(lake, "presto")
