@@ -218,6 +218,7 @@ def transform(
         res.warehouse.replace_children("related_artists", "artist_id", _with_dt(related, dt))
     step.counts(curated.artists.num_rows, related.num_rows)
     step.details = {
+        "engine": settings.similarity_engine,
         "vectors": vectors.num_rows,
         "without_features": curated.artists.num_rows - vectors.num_rows,
     }
