@@ -130,11 +130,11 @@ def curated_inputs(seed: int = 8) -> tuple[pa.Table, pa.Table]:
 def test_vectors_equal_the_in_process_engine_to_the_bit(spark: SparkSession) -> None:
     top, audio = curated_inputs()
     want = in_process_vectors.artist_vectors(top, audio, FEATURES)
-    frame = spark_engine.artist_vectors(
-        spark.createDataFrame(top), spark.createDataFrame(audio), FEATURES
-    )
     schema = artist_vectors_dataset(FEATURES).schema
-    got = frame.orderBy("artist_id").select(*schema.names).toArrow().cast(schema)
+    with spark_engine.artist_vectors(
+        spark.createDataFrame(top), spark.createDataFrame(audio), FEATURES
+    ) as frame:
+        got = frame.orderBy("artist_id").select(*schema.names).toArrow().cast(schema)
     assert got.equals(want)
     assert "silent" not in got.column("artist_id").to_pylist()
     assert {tuple(v[-1:]) for v in got.column("vector").to_pylist()} == {(0.0,)}  # key: max=min
