@@ -11,6 +11,11 @@ brute force that sums squared differences in feature order:
   accepted only when every point that could reach its k-th distance is among the candidates;
   otherwise the row is queried again with twice as many candidates (exact ties, duplicates).
 
+The queries go to a thread per core in chunks of the tree's leaf order (the tree query and
+NumPy's large loops release the GIL), each chunk answered alone, so the answer does not
+depend on the number of threads. `ExactIndex` answers any set of query vectors against a
+reference set: the Spark engine (`tunelake.engines.spark`) runs it in every executor.
+
 Measured against a chunked BLAS brute force (benchmarks/bench_similarity.py), the tree is
 faster from N ~ 300 up (3.5x at 3,000, 6x at 10,000) and both take about a millisecond
 below, so the tree is used for every N.
