@@ -124,6 +124,11 @@ def cross_join(vectors: DataFrame, dim: int, k: int) -> DataFrame:
     )
 
 
+def search(vectors: DataFrame, k: int) -> pa.Table:
+    with spark_engine.related_artists(vectors, k) as related:
+        return to_arrow(related)
+
+
 def to_arrow(frame: DataFrame) -> pa.Table:
     table = frame.toArrow().cast(RELATED_ARTISTS.schema)
     return table.sort_by([("artist_id", "ascending"), ("rank", "ascending")])
@@ -153,7 +158,7 @@ def neighbours_row(
     load = os.getloadavg()[0]
     vectors = spark.read.parquet(str(path))
     with sampled(spark) as peaks:
-        ours, spark_s, _ = timed(lambda: to_arrow(spark_engine.related_artists(vectors, args.k)))
+        ours, spark_s, _ = timed(lambda: search(vectors, args.k))
     want, process_s, process_cpu = timed(lambda: in_process_neighbours(table, args.k))
     exact = "yes" if ours.equals(want) else "NO"
     cross = "-"
@@ -226,7 +231,8 @@ def main() -> None:
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--driver-memory", default="4g")
     args = parser.parse_args()
-    sizes = [args.cross, *(int(s) for s in args.sizes.split(",") if s)]
+    # The cross join's row comes last: it takes longer than all the others together.
+    sizes = [*(int(s) for s in args.sizes.split(",") if s), args.cross]
     conf = {
         "spark.driver.memory": args.driver_memory,
         "spark.ui.showConsoleProgress": "false",
@@ -239,18 +245,10 @@ def main() -> None:
         f"k={args.k} D={args.dim} master={args.master} cores={os.cpu_count()} "
         f"shuffle partitions={spark.conf.get('spark.sql.shuffle.partitions')}"
     )
-    print("neighbour search, from an artist_vectors Parquet file to Arrow in the driver:")
-    print(
-        f"{'N':>9} {'load':>5} {'spark s':>9} {'proc s':>8} {'cpu s':>6} {'vs proc':>8} "
-        f"{'exact':>6} {'drv MB':>9} {'JVM MB':>8} {'pyexec MB':>9}  course cross join (vs spark)"
-    )
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         warm_up = spark.read.parquet(str(vectors_file(50, args.dim, 0, folder)[0]))
-        spark_engine.related_artists(warm_up, 3).count()  # JVM and Python workers started
-        for n in sizes:
-            path, table = vectors_file(n, args.dim, args.seed, folder)
-            neighbours_row(spark, n, path, table, args)
+        search(warm_up, 3)  # the JVM and the Python workers started
         transform_sizes = [int(s) for s in args.transform_sizes.split(",") if s]
         if transform_sizes:
             print("whole transform, from the lake's top tracks and audio features to the lake:")
@@ -260,6 +258,15 @@ def main() -> None:
             )
             for n in transform_sizes:
                 transform_row(spark, n, folder, args)
+        print("neighbour search, from an artist_vectors Parquet file to Arrow in the driver:")
+        print(
+            f"{'N':>9} {'load':>5} {'spark s':>9} {'proc s':>8} {'cpu s':>6} {'vs proc':>8} "
+            f"{'exact':>6} {'drv MB':>9} {'JVM MB':>8} {'pyexec MB':>9}  "
+            "course cross join (vs spark)"
+        )
+        for n in sizes:
+            path, table = vectors_file(n, args.dim, args.seed, folder)
+            neighbours_row(spark, n, path, table, args)
     print(
         "spark s / proc s: wall times of one run each (Spark on --master, in process on every "
         "core); vs proc = spark / in process; cpu s = the in-process engine's CPU time; "

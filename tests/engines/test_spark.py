@@ -37,8 +37,9 @@ def vectors_table(vectors: np.ndarray, seed: int) -> pa.Table:
 
 
 def in_spark(spark: SparkSession, vectors: pa.Table, k: int, max_broadcast: int) -> pa.Table:
-    related = spark_engine.related_artists(spark.createDataFrame(vectors), k, max_broadcast)
-    return related.orderBy("artist_id", "rank").toArrow().cast(RELATED_ARTISTS.schema)
+    frame = spark.createDataFrame(vectors)
+    with spark_engine.related_artists(frame, k, max_broadcast) as related:
+        return related.orderBy("artist_id", "rank").toArrow().cast(RELATED_ARTISTS.schema)
 
 
 def in_process(vectors: pa.Table, k: int) -> pa.Table:
@@ -82,8 +83,11 @@ def test_small_inputs_and_bad_k(spark: SparkSession) -> None:
     three = vectors_table(np.eye(3), seed=5)  # N <= k: each artist gets the N - 1 others
     for max_broadcast in (10, 2):
         assert in_spark(spark, three, 5, max_broadcast).equals(in_process(three, 5))
-    with pytest.raises(ValueError, match="positive integer"):
-        spark_engine.related_artists(spark.createDataFrame(three), 0)
+    with (
+        pytest.raises(ValueError, match="positive integer"),
+        spark_engine.related_artists(spark.createDataFrame(three), 0),
+    ):
+        pass
 
 
 @pytest.mark.parametrize("max_broadcast", BROADCASTS)
@@ -91,7 +95,8 @@ def test_the_search_never_pairs_every_artist(
     spark: SparkSession, max_broadcast: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
     vectors = spark.createDataFrame(vectors_table(np.random.default_rng(6).random((200, 4)), 7))
-    spark_engine.related_artists(vectors, 5, max_broadcast).explain(mode="extended")
+    with spark_engine.related_artists(vectors, 5, max_broadcast) as related:
+        related.explain(mode="extended")
     plan = capsys.readouterr().out
     assert "MapInArrow" in plan
     for pairs in ("CartesianProduct", "NestedLoopJoin", "crossJoin", "Join"):

@@ -108,8 +108,10 @@ def transform(
     related_artists in Spark, write both to the lake, and return them."""
     top_tracks = read_partition(spark, lake, "top_tracks", dt)
     audio_features = read_partition(spark, lake, "audio_features", dt)
-    with artist_vectors(top_tracks, audio_features, features) as vectors:
-        related = related_artists(vectors, k)
+    with (
+        artist_vectors(top_tracks, audio_features, features) as vectors,
+        related_artists(vectors, k) as related,
+    ):
         vectors_table = _write(lake, dt, artist_vectors_dataset(features), vectors)
         related_table = _write(lake, dt, RELATED_ARTISTS, related)
     return vectors_table, related_table
@@ -175,11 +177,15 @@ def _scaled(feature: str, low: float | None, high: float | None) -> Column:
     return (F.col(feature) - F.lit(low)) / F.lit(high - low)
 
 
+@contextmanager
 def related_artists(
     vectors: DataFrame, k: int = 10, max_broadcast: int = MAX_BROADCAST_ROWS
-) -> DataFrame:
+) -> Iterator[DataFrame]:
     """`RELATED_ARTISTS` rows for an artist_vectors DataFrame (artist_id, vector): each
-    artist's exact top k, as `tunelake.engines.similarity.related_artists` ranks them."""
+    artist's exact top k, as `tunelake.engines.similarity.related_artists` ranks them.
+
+    The broadcast vectors live while the block runs: read the rows inside it.
+    """
     k = check_k(k)
     if max_broadcast < 2:
         raise ValueError(f"max_broadcast must be at least 2, got {max_broadcast}")
@@ -187,35 +193,47 @@ def related_artists(
     points = vectors.select("artist_id", "vector")
     n = points.count()
     if n < 2:
-        return spark.createDataFrame([], _RELATED_DDL)
+        yield spark.createDataFrame([], _RELATED_DDL)
+        return
     queries = points.repartition(
         max(spark.sparkContext.defaultParallelism, n // QUERY_ROWS_PER_TASK)
     )
     blocks = math.ceil(n / max_broadcast)
-    if blocks == 1:
-        return _answer(queries, points, k)
     # xxhash64 spreads ids evenly, so each block stays near n / blocks artists.
     block = F.pmod(F.xxhash64("artist_id"), F.lit(blocks))
-    candidates = functools.reduce(
-        DataFrame.unionAll, (_answer(queries, points.where(block == b), k) for b in range(blocks))
-    )
-    best = Window.partitionBy("artist_id").orderBy("distance", "related_artist_id")
-    return (
-        candidates.withColumn("rank", F.row_number().over(best).cast("short"))
-        .where(F.col("rank") <= k)
-        .select(*RELATED_ARTISTS.schema.names)
-    )
+    references = [points] if blocks == 1 else [points.where(block == b) for b in range(blocks)]
+    shared = [s for s in (_broadcast(spark, reference) for reference in references) if s]
+    try:
+        answers = [
+            queries.mapInArrow(functools.partial(_search, s, k), _RELATED_DDL) for s in shared
+        ]
+        if blocks == 1:
+            yield answers[0]
+            return
+        best = Window.partitionBy("artist_id").orderBy("distance", "related_artist_id")
+        yield (
+            functools.reduce(DataFrame.unionAll, answers)
+            .withColumn("rank", F.row_number().over(best).cast("short"))
+            .where(F.col("rank") <= k)
+            .select(*RELATED_ARTISTS.schema.names)
+        )
+    finally:
+        for broadcast in shared:
+            broadcast.destroy()
 
 
-def _answer(queries: DataFrame, reference: DataFrame, k: int) -> DataFrame:
-    """Each query artist's top k among the reference artists (itself left out)."""
+def _broadcast(
+    spark: SparkSession, reference: DataFrame
+) -> Broadcast[tuple[pa.Array, np.ndarray]] | None:
+    """The reference artists' ids and vectors, sorted by id, sent to every executor once;
+    None when there are none (a hash block may be empty)."""
     table = reference.toArrow()
+    if table.num_rows == 0:
+        return None
     table = table.take(pc.sort_indices(table.column("artist_id")))
     # Sorted by id, a reference row's position is its rank in id order.
     ids = table.column("artist_id").combine_chunks()
-    shared = queries.sparkSession.sparkContext.broadcast((ids, vector_matrix(table)))
-    search = functools.partial(_search, shared, k)
-    return queries.mapInArrow(search, _RELATED_DDL)
+    return spark.sparkContext.broadcast((ids, vector_matrix(table)))
 
 
 #: The broadcast a Python worker last answered for, its ids and its index. A worker is reused
