@@ -8,10 +8,12 @@ The `seaweedfs` (S3) and `dynalite` (DynamoDB) fixtures start such a server once
 
 from __future__ import annotations
 
+import importlib
 import os
 import socket
 import uuid
 from collections.abc import Callable, Iterator
+from types import ModuleType
 from typing import TYPE_CHECKING, TypeVar
 
 import pytest
@@ -91,16 +93,23 @@ def dynalite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dynalite]:
         yield server
 
 
+def spark_module(name: str) -> ModuleType:
+    """Import a module that needs the `spark` extra. Without the extra, the test module is
+    skipped, or fails when services are required (as in CI, which installs the extra)."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        message = f"{exc.name} is not installed: pip install -e '.[spark]'"
+        if REQUIRE_SERVICES:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message, allow_module_level=True)
+
+
 @pytest.fixture(scope="session")
 def spark() -> Iterator[SparkSession]:
     """One local Spark session (two cores, few shuffle partitions, UI off, quiet) for every
-    test that uses Spark; the `spark` extra is required like a service."""
-    try:
-        from tunelake.engines.spark import session
-    except ModuleNotFoundError as exc:
-        service_or_skip("pyspark", False, f"{exc.name} is missing: pip install -e '.[spark]'")
-        raise
-    spark = session(
+    test that uses Spark."""
+    spark = spark_module("tunelake.engines.spark").session(
         "local[2]",
         {
             "spark.sql.shuffle.partitions": "4",

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pytest
 
+from tests.conftest import spark_module
 from tunelake.datasets import AUDIO_FEATURES, RELATED_ARTISTS, TOP_TRACKS
 from tunelake.datasets import artist_vectors as artist_vectors_dataset
 from tunelake.engines import vectors as in_process_vectors
 from tunelake.engines.similarity import related_artists as in_process_related
 from tunelake.storage.lake import open_lake
 
-spark_engine = pytest.importorskip("tunelake.engines.spark")
-SparkSession = pytest.importorskip("pyspark.sql").SparkSession
+spark_engine = spark_module("tunelake.engines.spark")
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pytest
 
+from tests.conftest import spark_module
 from tests.engines.test_sql import (
     ARTIST_IDS,
     DTS,
@@ -22,8 +23,10 @@ from tests.engines.test_sql import (
 from tunelake.engines.sql import SqlEngine, SqlError, open_sql
 from tunelake.storage.lake import ParquetLake, open_lake
 
-spark_sql = pytest.importorskip("tunelake.engines.spark_sql")
-SparkSession = pytest.importorskip("pyspark.sql").SparkSession
+spark_sql = spark_module("tunelake.engines.spark_sql")
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.conftest import spark_module
 from tests.pipeline.conftest import DT, snapshot
 from tunelake.config import Settings
 from tunelake.pipeline.run import backfill, run_pipeline
 
-SparkSession = pytest.importorskip("pyspark.sql").SparkSession
-spark_job = pytest.importorskip("tunelake.engines.spark_job")
+spark_job = spark_module("tunelake.engines.spark_job")
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
