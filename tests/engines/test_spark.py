@@ -164,3 +164,10 @@ def test_transform_reads_and_writes_the_lake(spark: SparkSession, tmp_path: Path
     assert vectors.equals(want_vectors) and related.equals(want_related)
     assert lake.read_partition("artist_vectors", DT).equals(want_vectors)
     assert lake.read_partition("related_artists", DT).equals(want_related)
+
+
+def test_s3_files_are_read_through_s3a() -> None:
+    assert spark_engine.spark_path("s3://bucket/lake/top_tracks/x.parquet") == (
+        "s3a://bucket/lake/top_tracks/x.parquet"
+    )
+    assert spark_engine.spark_path("/data/lake/x.parquet") == "/data/lake/x.parquet"

@@ -7,11 +7,11 @@ normalisation run in Spark. Each mean adds its values in ascending order
 same bits whatever order Spark's rows arrive in.
 
 Neighbours, without N^2 pairs. The normalised vectors are broadcast (D float64 and an id per
-artist: about 90 MB per million artists at D = 8), every Python worker builds the in-process
+artist: about 85 MB per million artists at D = 8), every Python worker builds the in-process
 engine's `ExactIndex` (k-d tree candidates, canonical float64 re-rank) once per broadcast,
 and each partition of query artists is answered in `mapInArrow`: a task holds the broadcast
 plus one Arrow batch of queries and their candidates, never a pair table. One broadcast holds
-up to `MAX_BROADCAST_ROWS` artists (2,000,000: ~180 MB); above that the reference artists are
+up to `MAX_BROADCAST_ROWS` artists (2,000,000: ~170 MB); above that the reference artists are
 split into B hash blocks of at most that size, each broadcast in turn; each query keeps its
 top k per block (k·B rows per artist) and a window keeps the best k of those: exact, because
 the k best overall are among the k best of their own blocks. Ranks are the in-process ones:
