@@ -85,7 +85,9 @@ def top_k(ids: Ids, vectors: np.ndarray, k: int = 10, workers: int = -1) -> Neig
         return Neighbours(np.zeros((n, 0), np.int64), np.zeros((n, 0), np.float64))
     # Querying in the tree's leaf order keeps consecutive queries in the same nodes (cache).
     order = index.tree.indices.astype(np.int64)
-    step = max(1, _BATCH_CANDIDATES // (width + 2))
+    threads = _threads(workers, n)
+    # Four chunks per thread at least, so that threads finish together.
+    step = max(1, min(_BATCH_CANDIDATES // (width + 2), -(-n // (4 * threads))))
     chunks = [order[start : start + step] for start in range(0, n, step)]
     found = np.empty((n, width), np.int64)
     distance = np.empty((n, width), np.float64)
@@ -94,7 +96,7 @@ def top_k(ids: Ids, vectors: np.ndarray, k: int = 10, workers: int = -1) -> Neig
         found[rows], distance[rows] = index.query(matrix[rows], rows, width)
 
     # The tree query and NumPy's large loops release the GIL, so threads share the work.
-    with ThreadPoolExecutor(max_workers=_threads(workers, len(chunks))) as pool:
+    with ThreadPoolExecutor(max_workers=threads) as pool:
         list(pool.map(answer, chunks))
     return Neighbours(found, distance)
 
