@@ -92,7 +92,9 @@ def brute_force_top_k(
     distance = np.empty((len(rows), k), np.float64)
     for start in range(0, len(rows), chunk):
         part = rows[start : start + chunk]
-        dist = canonical_distances(vectors, part, np.broadcast_to(everyone, (len(part), n)))
+        dist = canonical_distances(
+            vectors, vectors[part], np.broadcast_to(everyone, (len(part), n))
+        )
         dist[np.arange(len(part)), part] = np.inf
         kth = np.partition(dist, k - 1, axis=1)[:, k - 1]
         for i, row_dist in enumerate(dist):
@@ -154,7 +156,7 @@ def faiss_agreement(
     for i in np.flatnonzero(~same):
         extra = np.setdiff1d(faiss_found[i], mine[i])
         kth = ours.distance[rows[i], -1]
-        theirs = canonical_distances(vectors, rows[i : i + 1], extra[None, :])[0]
+        theirs = canonical_distances(vectors, vectors[rows[i : i + 1]], extra[None, :])[0]
         real += int((theirs > kth * (1 + NEAR_TIE_REL)).any())
     return f"{same.sum()}/{len(rows)} same, {real} real mismatches"
 

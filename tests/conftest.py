@@ -8,16 +8,20 @@ The `seaweedfs` (S3) and `dynalite` (DynamoDB) fixtures start such a server once
 
 from __future__ import annotations
 
+import importlib
 import os
 import socket
 import uuid
 from collections.abc import Callable, Iterator
+from types import ModuleType
 from typing import TYPE_CHECKING, TypeVar
 
 import pytest
 from sqlalchemy.engine import URL, make_url
 
 if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
     from tunelake.localservices.dynalite import Dynalite
     from tunelake.localservices.seaweedfs import SeaweedFS
 
@@ -87,6 +91,37 @@ def dynalite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dynalite]:
         lambda: start_dynalite(data_dir, in_memory=True),
     ) as server:
         yield server
+
+
+def spark_module(name: str) -> ModuleType:
+    """Import a module that needs the `spark` extra. Without the extra, the test module is
+    skipped, or fails when services are required (as in CI, which installs the extra)."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        message = f"{exc.name} is not installed: pip install -e '.[spark]'"
+        if REQUIRE_SERVICES:
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message, allow_module_level=True)
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[SparkSession]:
+    """One local Spark session (two cores, few shuffle partitions, UI off, quiet) for every
+    test that uses Spark."""
+    spark = spark_module("tunelake.engines.spark").session(
+        "local[2]",
+        {
+            "spark.sql.shuffle.partitions": "4",
+            "spark.default.parallelism": "2",
+            "spark.ui.showConsoleProgress": "false",
+            "spark.driver.bindAddress": "127.0.0.1",
+            "spark.driver.host": "127.0.0.1",
+        },
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    yield spark
+    spark.stop()
 
 
 # Scratch databases on the machine's servers: MariaDB on 127.0.0.1:3306 and PostgreSQL on

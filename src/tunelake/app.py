@@ -517,22 +517,27 @@ def _json_value(value: Any) -> Any:
     return str(value)
 
 
-def sql(settings: Settings, query: str, *, as_of: str | None = None) -> SqlResult:
+def sql(
+    settings: Settings, query: str, *, as_of: str | None = None, engine: str = "duckdb"
+) -> SqlResult:
     """Run a read-only query over the lake's views (one per dataset, `dt` a column), as the
     lake is now or, with `as_of` (an ISO time or a snapshot id), as it was then. It needs the
     lake alone: a broken warehouse or serving store does not stop it, and a table that cannot
-    be read is left out with a warning while the others answer."""
-    from tunelake.engines.sql import SqlEngine, parse_as_of  # DuckDB: only SQL needs it
+    be read is left out with a warning while the others answer. `engine`: duckdb (in
+    process) or spark (Spark SQL over the same views)."""
+    from tunelake.engines.sql import open_sql, parse_as_of  # DuckDB: only SQL needs it
 
     if not query.strip():
         raise InputError(
             "the query is empty: give a SQL statement, e.g. SELECT COUNT(*) FROM artists"
         )
-    engine = SqlEngine(reading_lake(settings), as_of=parse_as_of(as_of))
+    lake_sql = open_sql(
+        reading_lake(settings), engine, settings.spark_master, as_of=parse_as_of(as_of)
+    )
     try:
-        return SqlResult.of(engine.query(query), engine.problems)
+        return SqlResult.of(lake_sql.query(query), lake_sql.problems)
     finally:
-        engine.close()
+        lake_sql.close()
 
 
 # The lake's tables ------------------------------------------------------------------------

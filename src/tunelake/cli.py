@@ -68,6 +68,10 @@ SourceOpt = Annotated[
         "--source", help="catalog (built-in server), spotify, or file:PATH (CSV/Parquet dump)"
     ),
 ]
+EngineOpt = Annotated[
+    str | None,
+    typer.Option("--engine", help="Similarity engine: numpy (in process) or spark [default numpy]"),
+]
 DelimiterOpt = Annotated[
     str | None,
     typer.Option(
@@ -250,6 +254,7 @@ def run(
         int | None, typer.Option(help="Artists in the built-in catalog")
     ] = None,
     catalog_profile: Annotated[str | None, typer.Option(help="extended or development")] = None,
+    engine: EngineOpt = None,
 ) -> None:
     """The main job: discover → extract → validate → load → transform → publish for one dt."""
     settings = _settings(
@@ -258,6 +263,7 @@ def run(
         source=source,
         catalog_artists=catalog_artists,
         catalog_profile=catalog_profile,
+        similarity_engine=engine,
     )
     _run_now(use_cases.run, settings, dt, _queries(artist, seeds, settings), mapping, delimiter)
 
@@ -302,10 +308,11 @@ def backfill_cmd(
     mapping: MapOpt = None,
     home: Home = None,
     profile: ProfileOpt = None,
+    engine: EngineOpt = None,
 ) -> None:
     """Re-derive curated partitions and similarity from the raw zone, without calling any API.
     Only the dts that have raw data are visited."""
-    settings = _settings(home, profile)
+    settings = _settings(home, profile, similarity_engine=engine)
     with _errors(), _bars(DERIVE_STEPS) as bars:
         results = use_cases.backfill(
             settings,
@@ -398,6 +405,7 @@ def sql(
     ] = None,
     home: Home = None,
     profile: ProfileOpt = None,
+    engine: Annotated[str, typer.Option("--engine", help="duckdb or spark")] = "duckdb",
 ) -> None:
     """Read-only SQL over the lake (DuckDB): a view per dataset with dt as a column, and
     quarantine_<dataset> for the rejected rows. Only SELECT (and EXPLAIN SELECT) runs: no
@@ -410,7 +418,7 @@ def sql(
     settings = _settings(home, profile, reads_only=True)
     with _errors():
         text = query if query is not None else _read_text(file)  # type: ignore[arg-type]
-        result = use_cases.sql(settings, text, as_of=as_of)
+        result = use_cases.sql(settings, text, as_of=as_of, engine=engine)
     for problem in result.warnings:
         err.print(f"[yellow]warning:[/] {escape(problem)}", highlight=False, soft_wrap=True)
     if fmt == "csv":

@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     max_reject_fraction: float = Field(0.05, ge=0, le=1)
     similarity_engine: Literal["numpy", "spark"] = "numpy"
     """numpy (in-process) or spark (the spark extra)."""
+    spark_master: str | None = None
+    """Spark master URL for the spark engine; None: spark-submit's or spark-defaults.conf's,
+    else local[*]."""
 
     @field_validator("vector_features")
     @classmethod

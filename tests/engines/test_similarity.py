@@ -128,6 +128,21 @@ def test_property_equals_brute_force(grid: list[list[int]], k: int, seed: int) -
     assert_exact(shuffled_ids(rng, len(grid)), np.array(grid), k)
 
 
+def test_threads_give_the_single_thread_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Small chunks, so that several threads each answer many of them.
+    monkeypatch.setattr(similarity, "_BATCH_CANDIDATES", 200)
+    rng = np.random.default_rng(11)
+    vectors, ids = rng.integers(0, 4, (400, 3)) * 0.25, shuffled_ids(rng, 400)
+    one = top_k(ids, vectors, 8, workers=1)
+    for workers in (-1, 2, 5):
+        many = top_k(ids, vectors, 8, workers=workers)
+        assert np.array_equal(many.index, one.index)
+        assert np.array_equal(many.distance, one.distance)
+    assert one.index.tolist() == brute_force_top_k(ids, vectors, 8)[0]
+    with pytest.raises(ValueError, match="workers"):
+        top_k(ids, vectors, 8, workers=0)
+
+
 def test_to_table_schema_and_ranks() -> None:
     rng = np.random.default_rng(5)
     ids = shuffled_ids(rng, 30)

@@ -2,66 +2,172 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pytest
 
-from tunelake.datasets import RELATED_ARTISTS
-from tunelake.engines.similarity import related_artists
-from tunelake.engines.spark import spark_top_k
+from tests.conftest import spark_module
+from tunelake.datasets import AUDIO_FEATURES, RELATED_ARTISTS, TOP_TRACKS
+from tunelake.datasets import artist_vectors as artist_vectors_dataset
+from tunelake.engines import vectors as in_process_vectors
+from tunelake.engines.similarity import related_artists as in_process_related
+from tunelake.storage.lake import open_lake
 
-pyspark = pytest.importorskip("pyspark")
-from pyspark.sql import SparkSession  # noqa: E402
+spark_engine = spark_module("tunelake.engines.spark")
 
-pytestmark = pytest.mark.slow
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
-@pytest.fixture(scope="module")
-def spark() -> Iterator[SparkSession]:
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("tunelake-test")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.ui.enabled", "false")
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.driver.host", "127.0.0.1")
-        .getOrCreate()
-    )
-    yield session
-    session.stop()
+DT = date(2026, 11, 26)
+FEATURES = ("danceability", "energy", "tempo", "key")
+#: The hash-block fallback with blocks of at most this many artists (several blocks here).
+SMALL_BROADCAST = 70
 
 
 def vectors_table(vectors: np.ndarray, seed: int) -> pa.Table:
     ids = [f"artist-{v:05d}" for v in np.random.default_rng(seed).permutation(len(vectors))]
-    return pa.table({"artist_id": ids, "vector": vectors.tolist()})
+    return pa.table(
+        {
+            "artist_id": pa.array(ids, pa.string()),
+            "vector": pa.array(vectors.tolist(), pa.list_(pa.float64())),
+        }
+    )
+
+
+def in_spark(spark: SparkSession, vectors: pa.Table, k: int, max_broadcast: int) -> pa.Table:
+    frame = spark.createDataFrame(vectors)
+    with spark_engine.related_artists(frame, k, max_broadcast) as related:
+        return related.orderBy("artist_id", "rank").toArrow().cast(RELATED_ARTISTS.schema)
 
 
 def in_process(vectors: pa.Table, k: int) -> pa.Table:
-    return related_artists(vectors, k).sort_by([("artist_id", "ascending"), ("rank", "ascending")])
+    return in_process_related(vectors, k).sort_by(
+        [("artist_id", "ascending"), ("rank", "ascending")]
+    )
 
 
-def test_random_vectors_equal_the_in_process_engine(spark: SparkSession) -> None:
+BROADCASTS = [
+    pytest.param(spark_engine.MAX_BROADCAST_ROWS, id="one-broadcast"),
+    pytest.param(SMALL_BROADCAST, id="hash-blocks"),
+]
+
+
+@pytest.mark.parametrize("max_broadcast", BROADCASTS)
+def test_random_vectors_equal_the_in_process_engine(
+    spark: SparkSession, max_broadcast: int
+) -> None:
     vectors = vectors_table(np.random.default_rng(0).random((300, 8)), seed=1)
-    got = spark_top_k(spark, vectors, k=10)
-    assert got.schema == RELATED_ARTISTS.schema
+    got = in_spark(spark, vectors, 10, max_broadcast)
     assert got.num_rows == 300 * 10
+    # Same neighbours at the same ranks, and the same distances to the bit.
     assert got.equals(in_process(vectors, 10))
 
 
-def test_ties_and_duplicates_equal_the_in_process_engine(spark: SparkSession) -> None:
+@pytest.mark.parametrize("max_broadcast", BROADCASTS)
+def test_ties_and_duplicates_equal_the_in_process_engine(
+    spark: SparkSession, max_broadcast: int
+) -> None:
+    # Three values per axis: many exact ties and duplicate vectors, ordered by id.
     grid = np.random.default_rng(2).integers(0, 3, (150, 3)) * 0.1
     vectors = vectors_table(grid, seed=3)
-    assert spark_top_k(spark, vectors, k=7).equals(in_process(vectors, 7))
+    got = in_spark(spark, vectors, 7, max_broadcast)
+    assert got.equals(in_process(vectors, 7))
+    assert (got.column("distance").to_numpy() == 0).sum() > 0  # duplicates are neighbours
 
 
 def test_small_inputs_and_bad_k(spark: SparkSession) -> None:
-    one = vectors_table(np.zeros((1, 2)), seed=4)
-    assert spark_top_k(spark, one, k=3).num_rows == 0
-    three = vectors_table(np.eye(3), seed=5)
-    assert spark_top_k(spark, three, k=5).equals(in_process(three, 5))
-    # None takes the active session (the fixture's) rather than starting another.
-    assert spark_top_k(None, three, k=2).equals(in_process(three, 2))
-    with pytest.raises(ValueError, match="positive integer"):
-        spark_top_k(spark, three, k=0)
+    for n in (0, 1):
+        assert in_spark(spark, vectors_table(np.zeros((n, 2)), seed=4), 3, 10).num_rows == 0
+    three = vectors_table(np.eye(3), seed=5)  # N <= k: each artist gets the N - 1 others
+    for max_broadcast in (10, 2):
+        assert in_spark(spark, three, 5, max_broadcast).equals(in_process(three, 5))
+    with (
+        pytest.raises(ValueError, match="positive integer"),
+        spark_engine.related_artists(spark.createDataFrame(three), 0),
+    ):
+        pass
+
+
+@pytest.mark.parametrize("max_broadcast", BROADCASTS)
+def test_the_search_never_pairs_every_artist(
+    spark: SparkSession, max_broadcast: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    vectors = spark.createDataFrame(vectors_table(np.random.default_rng(6).random((200, 4)), 7))
+    with spark_engine.related_artists(vectors, 5, max_broadcast) as related:
+        related.explain(mode="extended")
+    plan = capsys.readouterr().out
+    assert "MapInArrow" in plan
+    for pairs in ("CartesianProduct", "NestedLoopJoin", "crossJoin", "Join"):
+        assert pairs not in plan
+
+
+def curated_inputs(seed: int = 8) -> tuple[pa.Table, pa.Table]:
+    """Top tracks and audio features with what the vectors must handle: null and NaN values,
+    a track without features, an artist whose tracks have none, two artists with the same
+    tracks, a feature every track shares (max = min), repeated values."""
+    rng = np.random.default_rng(seed)
+    tracks = [f"t{i:03d}" for i in range(120)]
+    energy: list[float | None] = rng.random(120).tolist()
+    energy[3], energy[7] = None, float("nan")
+    columns: dict[str, list[object]] = {f.name: [None] * 120 for f in AUDIO_FEATURES.schema}
+    columns |= {
+        "track_id": tracks,
+        "danceability": (rng.integers(0, 4, 120) / 4).tolist(),  # repeated values
+        "energy": energy,
+        "tempo": rng.uniform(60, 200, 120).tolist(),
+        "key": [5] * 120,  # max = min
+        "source": ["spotify"] * 120,
+    }
+    audio = pa.Table.from_pydict(columns, AUDIO_FEATURES.schema).slice(0, 119)  # t119: none
+    rows = []
+    for a in range(40):
+        picks = rng.choice(110, 6, replace=False)
+        rows += [(f"a{a:02d}", tracks[p], r + 1) for r, p in enumerate(picks)]
+    rows += [("twin", t, r) for artist, t, r in rows if artist == "a05"]  # a05's duplicate
+    rows += [("silent", "t119", 1)]  # no features on any track: no vector
+    names = TOP_TRACKS.schema.names
+    top = pa.Table.from_pylist([dict(zip(names, r, strict=True)) for r in rows], TOP_TRACKS.schema)
+    return top, audio
+
+
+def test_vectors_equal_the_in_process_engine_to_the_bit(spark: SparkSession) -> None:
+    top, audio = curated_inputs()
+    want = in_process_vectors.artist_vectors(top, audio, FEATURES)
+    schema = artist_vectors_dataset(FEATURES).schema
+    with spark_engine.artist_vectors(
+        spark.createDataFrame(top), spark.createDataFrame(audio), FEATURES
+    ) as frame:
+        got = frame.orderBy("artist_id").select(*schema.names).toArrow().cast(schema)
+    assert got.equals(want)
+    assert "silent" not in got.column("artist_id").to_pylist()
+    assert {tuple(v[-1:]) for v in got.column("vector").to_pylist()} == {(0.0,)}  # key: max=min
+
+
+def test_transform_reads_and_writes_the_lake(spark: SparkSession, tmp_path: Path) -> None:
+    lake = open_lake(str(tmp_path / "lake"))
+    top, audio = curated_inputs(seed=9)
+    with pytest.raises(spark_engine.MissingPartition, match="top_tracks"):
+        spark_engine.transform(spark, lake, DT, FEATURES, 10)
+    lake.write_partition("top_tracks", DT, top)
+    lake.write_partition("audio_features", DT, audio)
+
+    vectors, related = spark_engine.transform(spark, lake, DT, FEATURES, 10)
+
+    want_vectors = in_process_vectors.artist_vectors(top, audio, FEATURES)
+    want_related = in_process_related(want_vectors, 10)
+    assert vectors.equals(want_vectors) and related.equals(want_related)
+    assert lake.read_partition("artist_vectors", DT).equals(want_vectors)
+    assert lake.read_partition("related_artists", DT).equals(want_related)
+
+
+def test_s3_files_are_read_through_s3a() -> None:
+    assert spark_engine.spark_path("s3://bucket/lake/top_tracks/x.parquet") == (
+        "s3a://bucket/lake/top_tracks/x.parquet"
+    )
+    assert spark_engine.spark_path("/data/lake/x.parquet") == "/data/lake/x.parquet"

@@ -11,6 +11,11 @@ brute force that sums squared differences in feature order:
   accepted only when every point that could reach its k-th distance is among the candidates;
   otherwise the row is queried again with twice as many candidates (exact ties, duplicates).
 
+The queries go to a thread per core in chunks of the tree's leaf order (the tree query and
+NumPy's large loops release the GIL), each chunk answered alone, so the answer does not
+depend on the number of threads. `ExactIndex` answers any set of query vectors against a
+reference set: the Spark engine (`tunelake.engines.spark`) runs it in every executor.
+
 Measured against a chunked BLAS brute force (benchmarks/bench_similarity.py), the tree is
 faster from N ~ 300 up (3.5x at 3,000, 6x at 10,000) and both take about a millisecond
 below, so the tree is used for every N.
@@ -18,7 +23,9 @@ below, so the tree is used for every N.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -63,41 +70,35 @@ class Neighbours:
         )
 
 
-def top_k(ids: Ids, vectors: np.ndarray, k: int = 10) -> Neighbours:
+def top_k(ids: Ids, vectors: np.ndarray, k: int = 10, workers: int = -1) -> Neighbours:
     """The exact k nearest neighbours of every vector among the others (Euclidean).
 
     `ids[i]` names `vectors[i]`; ids must be unique and are used to break distance ties.
+    The queries are spread over `workers` threads (-1: every core the process may use).
     """
-    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
+    k = check_k(k)
     matrix = _matrix(vectors)
     n = len(matrix)
-    id_rank = _id_rank(_id_array(ids, n))
-    width = min(int(k), n - 1)
+    index = ExactIndex(matrix, _id_rank(_id_array(ids, n)))
+    width = min(k, n - 1)
     if width <= 0:
         return Neighbours(np.zeros((n, 0), np.int64), np.zeros((n, 0), np.float64))
-
-    tree = cKDTree(matrix, balanced_tree=False)
-    index = np.empty((n, width), np.int64)
-    distance = np.empty((n, width), np.float64)
     # Querying in the tree's leaf order keeps consecutive queries in the same nodes (cache).
-    pending = tree.indices.astype(np.int64)
-    # Self plus k + 1 others: the one past the k-th shows whether the k-th is tied.
-    n_candidates = min(width + 2, n)
-    while pending.size:
-        unresolved = []
-        step = max(1, _BATCH_CANDIDATES // n_candidates)
-        for start in range(0, pending.size, step):
-            rows = pending[start : start + step]
-            found, dist, resolved = _rank_candidates(
-                tree, matrix, id_rank, rows, width, n_candidates
-            )
-            index[rows[resolved]] = found[resolved]
-            distance[rows[resolved]] = dist[resolved]
-            unresolved.append(rows[~resolved])
-        pending = np.concatenate(unresolved)
-        n_candidates = min(2 * n_candidates, n)
-    return Neighbours(index, distance)
+    order = index.tree.indices.astype(np.int64)
+    threads = _threads(workers, n)
+    # Four chunks per thread at least, so that threads finish together.
+    step = max(1, min(_BATCH_CANDIDATES // (width + 2), -(-n // (4 * threads))))
+    chunks = [order[start : start + step] for start in range(0, n, step)]
+    found = np.empty((n, width), np.int64)
+    distance = np.empty((n, width), np.float64)
+
+    def answer(rows: np.ndarray) -> None:
+        found[rows], distance[rows] = index.query(matrix[rows], rows, width)
+
+    # The tree query and NumPy's large loops release the GIL, so threads share the work.
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        list(pool.map(answer, chunks))
+    return Neighbours(found, distance)
 
 
 def related_artists(vectors: pa.Table, k: int = 10) -> pa.Table:
@@ -106,40 +107,86 @@ def related_artists(vectors: pa.Table, k: int = 10) -> pa.Table:
     return top_k(ids, vector_matrix(vectors), k).to_table(ids)
 
 
-def _rank_candidates(
-    tree: cKDTree,
-    matrix: np.ndarray,
-    id_rank: np.ndarray,
-    rows: np.ndarray,
-    width: int,
-    n_candidates: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The top `width` of each row among the tree's `n_candidates`, and which rows are sure."""
-    tree_distance, candidates = tree.query(matrix[rows], k=n_candidates, workers=-1)
-    dist = canonical_distances(matrix, rows, candidates)
-    dist[candidates == rows[:, None]] = np.inf
-    order = np.lexsort((id_rank[candidates], dist), axis=-1)[:, :width]
-    found = np.take_along_axis(candidates, order, axis=-1)
-    found_distance = np.take_along_axis(dist, order, axis=-1)
-    # Every point at a canonical distance <= the k-th has a tree distance below this bound,
-    # hence is among the candidates when the farthest candidate lies beyond it.
-    resolved = (n_candidates >= len(matrix)) | (
-        found_distance[:, -1] * (1 + _REL_MARGIN) < tree_distance[:, -1]
-    )
-    return found, found_distance, resolved
+def check_k(k: object) -> int:
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    return int(k)
 
 
-def canonical_distances(matrix: np.ndarray, rows: np.ndarray, candidates: np.ndarray) -> np.ndarray:
-    """float64 distances from `matrix[rows[i]]` to `matrix[candidates[i, j]]`.
+class ExactIndex:
+    """Exact top-k queries against a reference set: k-d tree candidates, canonical re-rank.
+
+    `id_rank[i]` is reference row i's place in id order (ties are broken by it). A query
+    may be a reference row itself (`own` gives its row, -1 when it is not one): it is then
+    left out of its own answer.
+    """
+
+    def __init__(self, matrix: np.ndarray, id_rank: np.ndarray) -> None:
+        self.matrix = _matrix(matrix)
+        self.id_rank = id_rank
+        self.tree = cKDTree(self.matrix, balanced_tree=False)
+
+    def query(
+        self, queries: np.ndarray, own: np.ndarray, width: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each query's `width` nearest reference rows and their distances, nearest first;
+        a row with fewer others has the rest as row -1 at distance inf."""
+        n = len(self.matrix)
+        found = np.full((len(queries), width), -1, np.int64)
+        distance = np.full((len(queries), width), np.inf)
+        pending = np.arange(len(queries))
+        # Self plus width + 1 others: the one past the last shows whether the last is tied.
+        n_candidates = min(width + 2, n)
+        while pending.size:
+            rows, dist, resolved = self._rank(queries[pending], own[pending], width, n_candidates)
+            done = pending[resolved]
+            found[done], distance[done] = rows[resolved], dist[resolved]
+            pending = pending[~resolved]
+            n_candidates = min(2 * n_candidates, n)
+        missing = np.isinf(distance)
+        found[missing] = -1
+        return found, distance
+
+    def _rank(
+        self, queries: np.ndarray, own: np.ndarray, width: int, n_candidates: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The top `width` of each query among the tree's `n_candidates`, and which are sure."""
+        tree_distance, candidates = self.tree.query(queries, k=n_candidates)
+        tree_distance = tree_distance.reshape(len(queries), n_candidates)
+        candidates = candidates.reshape(len(queries), n_candidates)
+        dist = canonical_distances(self.matrix, queries, candidates)
+        dist[candidates == own[:, None]] = np.inf
+        order = np.lexsort((self.id_rank[candidates], dist), axis=-1)[:, :width]
+        found = np.take_along_axis(candidates, order, axis=-1)
+        found_distance = np.take_along_axis(dist, order, axis=-1)
+        # Every point at a canonical distance <= the last found has a tree distance below
+        # this bound, hence is among the candidates when the farthest candidate lies beyond.
+        resolved = (n_candidates >= len(self.matrix)) | (
+            found_distance[:, -1] * (1 + _REL_MARGIN) < tree_distance[:, -1]
+        )
+        return found, found_distance, resolved
+
+
+def canonical_distances(
+    matrix: np.ndarray, queries: np.ndarray, candidates: np.ndarray
+) -> np.ndarray:
+    """float64 distances from `queries[i]` (vectors) to `matrix[candidates[i, j]]`.
 
     Squared differences are summed one feature at a time, in feature order, then square-rooted:
     the formula every engine uses, so that equal distances are equal to the last bit.
     """
-    diff = matrix[candidates] - matrix[rows][:, None, :]
+    diff = matrix[candidates] - queries[:, None, :]
     total = diff[..., 0] * diff[..., 0]
     for j in range(1, matrix.shape[1]):
         total += diff[..., j] * diff[..., j]
     return np.sqrt(total)
+
+
+def _threads(workers: int, tasks: int) -> int:
+    if workers == 0 or workers < -1:
+        raise ValueError(f"workers must be -1 (every core) or positive, got {workers}")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(tasks, (cores or 1) if workers == -1 else workers))
 
 
 def _matrix(vectors: np.ndarray) -> np.ndarray:

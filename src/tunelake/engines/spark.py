@@ -1,79 +1,268 @@
-"""The Spark engine: the same exact top-k as `tunelake.engines.similarity`, on PySpark.
+"""The transform on PySpark: artist vectors and exact top-k neighbours, read from the lake.
 
-A cross join with the distance, then a window ranking each artist's others by (distance,
-related id). That is N^2 pairs: fine for moderate N on a cluster, not a replacement for the
-in-process tree at millions of artists on one machine. The distance is spelled out as the
-canonical formula (squared differences summed in feature order, then the square root), so
-that exact ties are the same ties as in process. pyspark is the optional `spark` extra and is
-imported only here, inside the functions.
+Vectors. The dt's top_tracks and audio_features are read from the lake's current files
+(`Lake.files`, `spark.read.parquet`); the join, the per-artist means and the min-max
+normalisation run in Spark. Each mean adds its values in ascending order
+(`array_sort` + `aggregate`), as `tunelake.engines.vectors` does, so both engines get the
+same bits whatever order Spark's rows arrive in.
+
+Neighbours, without N^2 pairs. The normalised vectors are broadcast (D float64 and an id per
+artist: about 85 MB per million artists at D = 8), every Python worker builds the in-process
+engine's `ExactIndex` (k-d tree candidates, canonical float64 re-rank) once per broadcast,
+and each partition of query artists is answered in `mapInArrow`: a task holds the broadcast
+plus one Arrow batch of queries and their candidates, never a pair table. One broadcast holds
+up to `MAX_BROADCAST_ROWS` artists (2,000,000: ~170 MB); above that the reference artists are
+split into B hash blocks of at most that size, each broadcast in turn; each query keeps its
+top k per block (k·B rows per artist) and a window keeps the best k of those: exact, because
+the k best overall are among the k best of their own blocks. Ranks are the in-process ones:
+ties ordered by id, self excluded by id, so duplicates are each other's neighbours.
+
+Writing. The two result tables go to the lake through `Lake.write_partition`, from
+`DataFrame.toArrow()` (k·N rows), in `_write` alone, so that once the lake is Iceberg this
+one function can let Spark write Parquet under the table and commit it with pyiceberg.
+
+pyspark is the optional `spark` extra: import this module only when the engine is chosen.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import operator
+import os
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import date
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
 
-from tunelake.datasets import RELATED_ARTISTS
+from tunelake.datasets import RELATED_ARTISTS, Dataset
+from tunelake.datasets import artist_vectors as artist_vectors_dataset
+from tunelake.engines.similarity import ExactIndex, check_k
 from tunelake.engines.vectors import vector_matrix
+from tunelake.errors import InputError
+from tunelake.storage.lake.port import Lake
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark import Broadcast
+
+#: Artists one broadcast holds; above it the reference set is split into blocks.
+MAX_BROADCAST_ROWS = 2_000_000
+#: Query artists per task: enough to amortise a task, few enough to spread over executors.
+QUERY_ROWS_PER_TASK = 100_000
+
+_RELATED_DDL = "artist_id string, related_artist_id string, rank short, distance double"
 
 
-def spark_top_k(spark: SparkSession | None, vectors: pa.Table, k: int = 10) -> pa.Table:
-    """`RELATED_ARTISTS` rows for an `artist_vectors` table, sorted by artist id and rank.
+class MissingPartition(InputError):
+    """The transform's inputs are not in the lake for this dt (run the load step first)."""
 
-    With `spark=None`, the active session is used, or a local one is started and stopped.
-    """
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
-    ids = vectors.column("artist_id").combine_chunks()
-    if ids.null_count or len(ids) != len(ids.unique()):
-        raise ValueError("artist_id must be unique and not null")
-    matrix = vector_matrix(vectors)
-    if len(ids) < 2:
-        return RELATED_ARTISTS.schema.empty_table()
-    points = pa.table({"artist_id": ids, **{f"v{j}": matrix[:, j] for j in range(matrix.shape[1])}})
-    if spark is not None:
-        return _ranked(spark, points, k)
-    from pyspark.sql import SparkSession
 
+def session(master: str | None = None, conf: Mapping[str, str] | None = None) -> SparkSession:
+    """The active Spark session, or a new one on `master` (None: what spark-submit or
+    spark-defaults.conf say, else local[*]) with `conf`, the web UI off and quiet logs."""
     active = SparkSession.getActiveSession()
     if active is not None:
-        return _ranked(active, points, k)
-    session = SparkSession.builder.master("local[*]").appName("tunelake-similarity").getOrCreate()
+        return active
+    # Python workers run tunelake's code: by default, in this interpreter (a cluster sets
+    # spark.pyspark.python or PYSPARK_PYTHON to a Python with tunelake on every node).
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    builder = SparkSession.builder.appName("tunelake").config("spark.ui.enabled", "false")
+    if master is not None:
+        builder = builder.master(master)
+    for key, value in (conf or {}).items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("WARN")
+    if not spark.sparkContext.getConf().contains("spark.sql.shuffle.partitions"):
+        # Spark's default, 200, makes hundreds of tiny tasks on a few cores (8x slower on a
+        # two-core machine at 1,000 artists); two tasks per core keeps them all busy.
+        cores = spark.sparkContext.defaultParallelism
+        spark.conf.set("spark.sql.shuffle.partitions", str(2 * cores))
+    return spark
+
+
+def spark_path(url: str) -> str:
+    """A lake file URL as Hadoop names it: S3 goes through the s3a connector."""
+    return "s3a://" + url.removeprefix("s3://") if url.startswith("s3://") else url
+
+
+def read_partition(spark: SparkSession, lake: Lake, dataset: str, dt: date) -> DataFrame:
+    """The rows of the dataset's current files for dt."""
+    urls = lake.files(dataset).get(dt)
+    if not urls:
+        raise MissingPartition(f"the lake has no {dataset} partition for dt {dt}: load it first")
+    return spark.read.parquet(*(spark_path(url) for url in urls))
+
+
+def transform(
+    spark: SparkSession, lake: Lake, dt: date, features: Sequence[str], k: int
+) -> tuple[pa.Table, pa.Table]:
+    """Read the dt's top tracks and audio features from the lake, compute artist_vectors and
+    related_artists in Spark, write both to the lake, and return them."""
+    top_tracks = read_partition(spark, lake, "top_tracks", dt)
+    audio_features = read_partition(spark, lake, "audio_features", dt)
+    with (
+        artist_vectors(top_tracks, audio_features, features) as vectors,
+        related_artists(vectors, k) as related,
+    ):
+        vectors_table = _write(lake, dt, artist_vectors_dataset(features), vectors)
+        related_table = _write(lake, dt, RELATED_ARTISTS, related)
+    return vectors_table, related_table
+
+
+def _write(lake: Lake, dt: date, dataset: Dataset, frame: DataFrame) -> pa.Table:
+    """Replace the dt partition of dataset with frame's rows, sorted by the dataset's key."""
+    # Sorted in the driver: a Spark sort would sample its input first, running it twice.
+    table = frame.select(*dataset.schema.names).toArrow().cast(dataset.schema)
+    table = table.sort_by([(column, "ascending") for column in dataset.key])
+    lake.write_partition(dataset.name, dt, table)
+    return table
+
+
+@contextmanager
+def artist_vectors(
+    top_tracks: DataFrame, audio_features: DataFrame, features: Sequence[str]
+) -> Iterator[DataFrame]:
+    """`tunelake.engines.vectors.artist_vectors` in Spark: the same rows, to the bit.
+
+    The per-artist means are cached while the block runs: the normalisation's bounds, the
+    neighbour search and the write all read them, and would each recompute the join.
+    """
+    features = tuple(features)
+    values = {f: F.col(f).cast("double") for f in features}
+    featured = audio_features.select(
+        "track_id", *(F.when(~F.isnan(v), v).alias(f) for f, v in values.items())
+    ).where(functools.reduce(operator.or_, (F.col(f).isNotNull() for f in features)))
+    means = (
+        top_tracks.select("artist_id", "track_id")
+        .join(featured, "track_id")
+        .groupBy("artist_id")
+        .agg(
+            F.count("*").cast("int").alias("n_tracks"),
+            *(_sorted_mean(f).alias(f) for f in features),
+        )
+        .where(functools.reduce(operator.and_, (F.col(f).isNotNull() for f in features)))
+        .cache()
+    )
     try:
-        return _ranked(session, points, k)
+        bounds = means.agg(
+            *(F.min(f).alias(f"lo_{f}") for f in features),
+            *(F.max(f).alias(f"hi_{f}") for f in features),
+        ).first()
+        assert bounds is not None  # a global aggregate has one row
+        vector = F.array(*(_scaled(f, bounds[f"lo_{f}"], bounds[f"hi_{f}"]) for f in features))
+        yield means.withColumn("vector", vector)
     finally:
-        session.stop()
+        means.unpersist()
 
 
-def _ranked(spark: SparkSession, points: pa.Table, k: int) -> pa.Table:
-    from pyspark.sql import Window
-    from pyspark.sql import functions as F
+def _sorted_mean(feature: str) -> Column:
+    """The mean of the group's non-null values, summed in ascending order (null if none)."""
+    ordered = F.array_sort(F.collect_list(feature))
+    total = F.aggregate(ordered, F.lit(0.0), lambda acc, x: acc + x)
+    return F.when(F.size(ordered) > 0, total / F.size(ordered))
 
-    frame = spark.createDataFrame(points)
-    dims = [name for name in points.column_names if name != "artist_id"]
-    left = frame.select(*(F.col(c).alias(f"a_{c}") for c in frame.columns))
-    right = frame.select(*(F.col(c).alias(f"b_{c}") for c in frame.columns))
-    # Left-associative, in feature order: Spark does not reorder floating-point sums.
-    squares = [
-        (F.col(f"a_{d}") - F.col(f"b_{d}")) * (F.col(f"a_{d}") - F.col(f"b_{d}")) for d in dims
-    ]
-    pairs: DataFrame = left.crossJoin(right).where(F.col("a_artist_id") != F.col("b_artist_id"))
-    pairs = pairs.select(
-        F.col("a_artist_id").alias("artist_id"),
-        F.col("b_artist_id").alias("related_artist_id"),
-        F.sqrt(functools.reduce(operator.add, squares)).alias("distance"),
+
+def _scaled(feature: str, low: float | None, high: float | None) -> Column:
+    if low is None or high is None or high == low:
+        # A feature every artist shares says nothing about similarity: 0 for all, not 0/0.
+        return F.lit(0.0)
+    return (F.col(feature) - F.lit(low)) / F.lit(high - low)
+
+
+@contextmanager
+def related_artists(
+    vectors: DataFrame, k: int = 10, max_broadcast: int = MAX_BROADCAST_ROWS
+) -> Iterator[DataFrame]:
+    """`RELATED_ARTISTS` rows for an artist_vectors DataFrame (artist_id, vector): each
+    artist's exact top k, as `tunelake.engines.similarity.related_artists` ranks them.
+
+    The broadcast vectors live while the block runs: read the rows inside it.
+    """
+    k = check_k(k)
+    if max_broadcast < 2:
+        raise ValueError(f"max_broadcast must be at least 2, got {max_broadcast}")
+    spark = vectors.sparkSession
+    points = vectors.select("artist_id", "vector")
+    n = points.count()
+    if n < 2:
+        yield spark.createDataFrame([], _RELATED_DDL)
+        return
+    queries = points.repartition(
+        max(spark.sparkContext.defaultParallelism, n // QUERY_ROWS_PER_TASK)
     )
-    window = Window.partitionBy("artist_id").orderBy("distance", "related_artist_id")
-    ranked = (
-        pairs.withColumn("rank", F.row_number().over(window))
-        .where(F.col("rank") <= k)
-        .select("artist_id", "related_artist_id", F.col("rank").cast("short"), "distance")
-        .orderBy("artist_id", "rank")
-    )
-    return ranked.toArrow().cast(RELATED_ARTISTS.schema)
+    blocks = math.ceil(n / max_broadcast)
+    # xxhash64 spreads ids evenly, so each block stays near n / blocks artists.
+    block = F.pmod(F.xxhash64("artist_id"), F.lit(blocks))
+    references = [points] if blocks == 1 else [points.where(block == b) for b in range(blocks)]
+    shared = [s for s in (_broadcast(spark, reference) for reference in references) if s]
+    try:
+        answers = [
+            queries.mapInArrow(functools.partial(_search, s, k), _RELATED_DDL) for s in shared
+        ]
+        if blocks == 1:
+            yield answers[0]
+            return
+        best = Window.partitionBy("artist_id").orderBy("distance", "related_artist_id")
+        yield (
+            functools.reduce(DataFrame.unionAll, answers)
+            .withColumn("rank", F.row_number().over(best).cast("short"))
+            .where(F.col("rank") <= k)
+            .select(*RELATED_ARTISTS.schema.names)
+        )
+    finally:
+        for broadcast in shared:
+            broadcast.destroy()
+
+
+def _broadcast(
+    spark: SparkSession, reference: DataFrame
+) -> Broadcast[tuple[pa.Array, np.ndarray]] | None:
+    """The reference artists' ids and vectors, sorted by id, sent to every executor once;
+    None when there are none (a hash block may be empty)."""
+    table = reference.toArrow()
+    if table.num_rows == 0:
+        return None
+    table = table.take(pc.sort_indices(table.column("artist_id")))
+    # Sorted by id, a reference row's position is its rank in id order.
+    ids = table.column("artist_id").combine_chunks()
+    return spark.sparkContext.broadcast((ids, vector_matrix(table)))
+
+
+#: The broadcast a Python worker last answered for, its ids and its index. A worker is reused
+#: across tasks and keeps each broadcast as one object: the tree is built once per worker.
+_INDEX: list[tuple[Broadcast[tuple[pa.Array, np.ndarray]], pa.Array, ExactIndex]] = []
+
+
+def _search(
+    shared: Broadcast[tuple[pa.Array, np.ndarray]], k: int, batches: Iterator[pa.RecordBatch]
+) -> Iterator[pa.RecordBatch]:
+    if not _INDEX or _INDEX[0][0] is not shared:
+        ids, matrix = shared.value
+        _INDEX[:] = [(shared, ids, ExactIndex(matrix, np.arange(len(ids))))]
+    _, ids, index = _INDEX[0]
+    width = min(k, len(ids))
+    for batch in batches:
+        query_ids = batch.column("artist_id")
+        if not len(query_ids):
+            continue
+        own = pc.fill_null(pc.index_in(query_ids, value_set=ids), -1).to_numpy()
+        found, distance = index.query(vector_matrix(pa.table(batch)), own, width)
+        # A query that is a reference row has one neighbour fewer: its last slot is -1.
+        keep = (found >= 0).ravel()
+        yield pa.RecordBatch.from_arrays(
+            [
+                query_ids.take(np.repeat(np.arange(len(query_ids)), width)[keep]),
+                ids.take(found.ravel()[keep]),
+                pa.array(np.tile(np.arange(1, width + 1, dtype=np.int16), len(found))[keep]),
+                pa.array(distance.ravel()[keep]),
+            ],
+            names=RELATED_ARTISTS.schema.names,
+        )

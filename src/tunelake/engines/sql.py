@@ -22,7 +22,7 @@ import re
 import threading
 from collections.abc import Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 import pyarrow as pa
@@ -41,6 +41,63 @@ log = structlog.get_logger(__name__)
 
 class SqlError(InputError):
     """A query failed or is not allowed; the message says why."""
+
+
+class LakeSql(Protocol):
+    """Read-only SQL over the lake's views, on any engine."""
+
+    problems: list[str]
+    """Tables left out of the views because they cannot be read, each with why."""
+
+    def views(self) -> list[str]: ...
+
+    def refresh(self) -> None: ...
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table: ...
+
+    def close(self) -> None: ...
+
+
+def open_sql(
+    lake: Lake,
+    engine: str = "duckdb",
+    spark_master: str | None = None,
+    *,
+    as_of: AsOf | None = None,
+) -> LakeSql:
+    """The lake's views on `engine`: duckdb (in process) or spark (Spark SQL, the spark extra)."""
+    if engine not in ("duckdb", "spark"):
+        raise SqlError(f"unknown SQL engine {engine!r}: choose duckdb or spark")
+    if engine == "spark":
+        if as_of is not None:
+            raise SqlError("--as-of is answered by the duckdb engine only")
+        from tunelake.engines.spark import session
+        from tunelake.engines.spark_sql import SparkSqlEngine
+
+        return SparkSqlEngine(lake, session(spark_master))
+    return SqlEngine(lake, as_of=as_of)
+
+
+def view_files(
+    lake: Lake, as_of: datetime | None = None, problems: list[str] | None = None
+) -> dict[str, dict[date, list[str]]]:
+    """Each view's name and its files (now, or as of a time): a view per dataset and a
+    `quarantine_<dataset>` view per quarantine table. A table whose metadata cannot be read
+    is named in `problems`, not fatal."""
+    found: dict[str, dict[date, list[str]]] = {}
+    listings = [(name, name, lake.files) for name in lake.datasets()]
+    listings += [(QUARANTINE_PREFIX + n, n, lake.quarantine_files) for n in lake.quarantined()]
+    for view, dataset, files_of in listings:
+        try:
+            files = files_of(dataset, as_of)
+        except LakeError as exc:
+            if problems is None:
+                raise
+            problems.append(f"{view} left out: {exc}")
+            continue
+        if files:
+            found[view] = files
+    return found
 
 
 class SqlEngine:
@@ -74,7 +131,7 @@ class SqlEngine:
         transaction: a concurrent query sees the old set or the new one."""
         problems: list[str] = []
         wanted: dict[str, str] = {}
-        for name, files in self._files(problems).items():
+        for name, files in view_files(self._lake, self._as_of, problems).items():
             scan = _scan(files)
             problem = self._unreadable(name, scan, files)
             if problem:
@@ -92,22 +149,6 @@ class SqlEngine:
         self.problems = problems
         for problem in problems:
             log.warning("sql_view_left_out", problem=problem)
-
-    def _files(self, problems: list[str]) -> dict[str, dict[date, list[str]]]:
-        """Each view's files; a table whose metadata cannot be read is reported, not fatal."""
-        lake, as_of = self._lake, self._as_of
-        found: dict[str, dict[date, list[str]]] = {}
-        listings = [(name, name, lake.files) for name in lake.datasets()]
-        listings += [(QUARANTINE_PREFIX + n, n, lake.quarantine_files) for n in lake.quarantined()]
-        for view, dataset, files_of in listings:
-            try:
-                files = files_of(dataset, as_of)
-            except LakeError as exc:
-                problems.append(f"{view} left out: {exc}")
-                continue
-            if files:
-                found[view] = files
-        return found
 
     def _unreadable(self, name: str, scan: str, files: dict[date, list[str]]) -> str | None:
         """None if the view binds (DuckDB reads every file's footer to unify the schemas);

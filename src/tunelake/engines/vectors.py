@@ -131,10 +131,49 @@ def _feature_means(
     joined = top_tracks.select(["artist_id", "track_id"]).join(
         featured, "track_id", join_type="inner"
     )
-    means = joined.group_by("artist_id").aggregate(
-        [("track_id", "count"), *((f, "mean") for f in features)]
+    joined = joined.take(pc.sort_indices(joined.column("artist_id")))
+    artist = joined.column("artist_id").combine_chunks()
+    starts = (
+        np.flatnonzero(
+            np.r_[True, pc.not_equal(artist[1:], artist[:-1]).to_numpy(zero_copy_only=False)]
+        )
+        if len(artist)
+        else np.zeros(0, np.int64)
     )
-    return means.sort_by("artist_id")
+    sizes = np.diff(np.r_[starts, len(artist)])
+    group = np.repeat(np.arange(len(starts)), sizes)
+    slot = np.arange(len(artist)) - np.repeat(starts, sizes)
+    columns = {
+        "artist_id": artist.take(pa.array(starts)),
+        "track_id_count": pa.array(sizes, pa.int64()),
+    }
+    for f in features:
+        column = joined.column(f).to_numpy(zero_copy_only=False).astype(np.float64)
+        columns[f"{f}_mean"] = pa.array(
+            _sorted_means(column, group, slot, len(starts), int(sizes.max(initial=0))),
+        )
+    return pa.table(columns)
+
+
+def _sorted_means(
+    values: np.ndarray, group: np.ndarray, slot: np.ndarray, n_groups: int, width: int
+) -> np.ndarray:
+    """Each group's mean of its non-NaN values (NaN when it has none).
+
+    The sum adds the values in ascending order, one at a time: a float sum depends on its
+    order, and this one is fixed by the values alone, so the Spark engine, whose rows come
+    in any order, sums the same way (`tunelake.engines.spark`) and gets the same bits.
+    """
+    padded = np.full((n_groups, width), np.nan)
+    padded[group, slot] = values
+    padded.sort(axis=1)  # NaN last
+    count = (~np.isnan(padded)).sum(axis=1)
+    padded[np.isnan(padded)] = 0.0  # adding 0.0 leaves a sum unchanged
+    total = np.zeros(n_groups)
+    for j in range(width):
+        total += padded[:, j]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / count, np.nan)
 
 
 def _min_max(matrix: np.ndarray) -> np.ndarray:

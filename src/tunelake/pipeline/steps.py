@@ -209,21 +209,31 @@ def transform(
     """Artist vectors (mean of top-track features, min-max normalised) and exact top-k
     Euclidean neighbours; related_artists replaces each artist's previous set."""
     settings = res.settings
-    vectors = artist_vectors(curated.top_tracks, curated.audio_features, settings.vector_features)
     if settings.similarity_engine == "spark":
-        from tunelake.engines.spark import spark_top_k  # the spark extra is optional
+        from tunelake.engines import spark  # the spark extra is optional
 
-        related = spark_top_k(None, vectors, settings.similarity_k)
+        # Spark reads the dt's inputs from the lake (the load step wrote them) and writes back.
+        vectors, related = spark.transform(
+            spark.session(settings.spark_master),
+            res.lake,
+            dt,
+            settings.vector_features,
+            settings.similarity_k,
+        )
     else:
+        vectors = artist_vectors(
+            curated.top_tracks, curated.audio_features, settings.vector_features
+        )
         related = related_artists(vectors, settings.similarity_k)
-    res.lake.write_partition("artist_vectors", dt, vectors)
-    res.lake.write_partition("related_artists", dt, related)
+        res.lake.write_partition("artist_vectors", dt, vectors)
+        res.lake.write_partition("related_artists", dt, related)
     # The last lake write of a run: expire old snapshots, so the lake does not grow unbounded.
     vacuumed = res.lake.vacuum(timedelta(days=settings.lake_snapshot_retention_days))
     if warehouse:
         res.warehouse.replace_children("related_artists", "artist_id", _with_dt(related, dt))
     step.counts(curated.artists.num_rows, related.num_rows)
     step.details = {
+        "engine": settings.similarity_engine,
         "vectors": vectors.num_rows,
         "without_features": curated.artists.num_rows - vectors.num_rows,
         "lake_files_removed": sum(v.removed_files for v in vacuumed),
