@@ -14,13 +14,17 @@ An error may carry both markers (an unreachable backend). An exception that is n
     ├── UserError                          exit 2
     │   ├── ConfigError                    config.py: a setting or profile cannot be used
     │   ├── InputError                     a file, a query or an argument cannot be used
-    │   │   ├── DumpError                  sources/dump.py
+    │   │   ├── DumpError                  sources/dump/read.py
     │   │   ├── SeedsError                 sources/seeds.py
-    │   │   └── SqlError                   engines/sql.py
+    │   │   ├── SqlError                   engines/sql.py (refused statements too)
+    │   │   └── MissingPartition           engines/spark.py: the dt's inputs are not in the lake
     │   ├── NotFound                       app.py: no such artist, run or request
-    │   └── ServiceError                   localservices/: a local server would not start
+    │   ├── MissingInput                   pipeline/inputs.py: an upstream partition is missing
+    │   ├── ServiceError                   localservices/: a local server would not start
+    │   └── OrchestrateError               orchestration/server.py: Dagster would not start
     ├── TransientError                     exit 75 (EX_TEMPFAIL)
-    │   └── RunLocked                      pipeline/lock.py: another run holds the data directory
+    │   ├── RunLocked                      pipeline/lock.py: another run holds the dt
+    │   └── NothingPublished               service/state.py: no run has written the stores yet
     ├── BackendUnavailable (User+Transient) exit 69 (EX_UNAVAILABLE)
     │   ├── WarehouseUnavailable           storage/warehouse/port.py
     │   ├── LakeUnavailable                storage/lake/port.py
@@ -34,7 +38,8 @@ An error may carry both markers (an unreachable backend). An exception that is n
     │   ├── PayloadError                   a payload is not what its endpoint promises
     │   ├── ApiRefused (User)              4xx other than 429: credentials, a removed endpoint
     │   ├── RateLimitedError (Transient)   Retry-After beyond the cap
-    │   └── RetriesExhaustedError (Transient)
+    │   ├── RetriesExhaustedError (Transient)
+    │   └── RawZoneError (User)            a raw-zone file is damaged: named, with the fix
     ├── TooManyRejects (User)              validate.py: a dataset's rejects pass the limit
     └── StepFailed                         observability.py: a pipeline step failed; user or
                                            transient as its cause is
