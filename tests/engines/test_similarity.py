@@ -70,6 +70,8 @@ def test_one_and_zero_vectors() -> None:
     assert one.to_table(["a"]).num_rows == 0
     empty = top_k([], np.zeros((0, 8)), k=10)
     assert empty.index.shape == (0, 0)
+    # no vectors at all: an empty artist_vectors table gives a matrix without columns
+    assert top_k([], np.empty((0, 0)), k=10).index.shape == (0, 0)
 
 
 def test_duplicate_vectors_are_neighbours_and_self_is_not() -> None:

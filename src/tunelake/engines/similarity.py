@@ -79,10 +79,11 @@ def top_k(ids: Ids, vectors: np.ndarray, k: int = 10, workers: int = -1) -> Neig
     k = check_k(k)
     matrix = _matrix(vectors)
     n = len(matrix)
-    index = ExactIndex(matrix, _id_rank(_id_array(ids, n)))
     width = min(k, n - 1)
-    if width <= 0:
+    if width <= 0:  # no artist has another: no tree to build (SciPy fails on no columns)
+        _id_array(ids, n)  # the ids are checked all the same
         return Neighbours(np.zeros((n, 0), np.int64), np.zeros((n, 0), np.float64))
+    index = ExactIndex(matrix, _id_rank(_id_array(ids, n)))
     # Querying in the tree's leaf order keeps consecutive queries in the same nodes (cache).
     order = index.tree.indices.astype(np.int64)
     threads = _threads(workers, n)
