@@ -171,3 +171,20 @@ def test_sql_needs_only_the_lake(settings: Settings, ran: app.RunResult) -> None
     (settings.home / "warehouse.db").write_bytes(b"not a database at all")
     (settings.home / "serving.db").write_bytes(b"nor this")
     assert app.sql(settings, "SELECT COUNT(*) AS n FROM artists").rows[0][0] > 0
+
+
+def test_a_bug_in_a_step_is_named_as_one(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tunelake.observability import StepFailed
+    from tunelake.pipeline import steps
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("an unexpected state")
+
+    monkeypatch.setattr(steps, "transform", broken)
+    with pytest.raises(StepFailed) as caught:
+        app.run(settings, dt=DT)
+    summary = app.failure_summary(caught.value)
+    assert "failed at step transform: RuntimeError: an unexpected state" in summary
+    assert "this is a bug in tunelake: the traceback is in" in summary

@@ -24,7 +24,7 @@ from pydantic import BaseModel, TypeAdapter
 
 from tunelake.config import Settings
 from tunelake.doctor import Check, diagnose
-from tunelake.errors import InputError, NotFound
+from tunelake.errors import InputError, NotFound, is_expected
 from tunelake.models import Artist, ArtistDocument, IngestRequest, RelatedArtist, TrackSummary
 from tunelake.names import normalise_name
 from tunelake.observability import RunRecord, StepFailed, one_line, records_from_rows
@@ -155,6 +155,9 @@ def failure_summary(failure: StepFailed) -> str:
         )
     if "report" in run.outputs:
         parts.append(f"report: {run.outputs['report']}")
+    if not is_expected(failure):
+        where = run.outputs.get("logs", "the log file")
+        parts.append(f"this is a bug in tunelake: the traceback is in {where}")
     return "; ".join(parts)
 
 
