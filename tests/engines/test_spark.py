@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import spark_module
@@ -15,7 +16,7 @@ from tunelake.datasets import AUDIO_FEATURES, RELATED_ARTISTS, TOP_TRACKS
 from tunelake.datasets import artist_vectors as artist_vectors_dataset
 from tunelake.engines import vectors as in_process_vectors
 from tunelake.engines.similarity import related_artists as in_process_related
-from tunelake.storage.lake import open_lake
+from tunelake.storage.lake import LakeError, open_lake
 
 spark_engine = spark_module("tunelake.engines.spark")
 
@@ -162,8 +163,89 @@ def test_transform_reads_and_writes_the_lake(spark: SparkSession, tmp_path: Path
     want_vectors = in_process_vectors.artist_vectors(top, audio, FEATURES)
     want_related = in_process_related(want_vectors, 10)
     assert vectors.equals(want_vectors) and related.equals(want_related)
-    assert lake.read_partition("artist_vectors", DT).equals(want_vectors)
-    assert lake.read_partition("related_artists", DT).equals(want_related)
+    # Spark's files hold each file's rows in key order, not the whole partition's.
+    for name, want in (("artist_vectors", want_vectors), ("related_artists", want_related)):
+        got = lake.read_partition(name, DT)
+        assert got is not None and got.sort_by([(c, "ascending") for c in KEYS[name]]).equals(want)
+
+
+KEYS = {"artist_vectors": ("artist_id",), "related_artists": ("artist_id", "rank")}
+
+
+def spark_written(urls: list[str]) -> list[str]:
+    """urls, each checked to be a Parquet file Spark wrote (pyiceberg's writer is Arrow's)."""
+    for url in urls:
+        metadata = pq.read_metadata(url)
+        assert b"org.apache.spark.version" in (metadata.metadata or {})
+        assert "parquet-mr" in metadata.created_by
+    return urls
+
+
+def test_each_run_commits_the_files_spark_wrote_as_one_snapshot_per_table(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    lake = open_lake(str(tmp_path / "lake"))
+    top, audio = curated_inputs(seed=10)
+    lake.write_partition("top_tracks", DT, top)
+    lake.write_partition("audio_features", DT, audio)
+    runs: list[dict[str, list[str]]] = []
+    for run in (1, 2):
+        vectors, related = spark_engine.transform(spark, lake, DT, FEATURES, 5)
+        returned = {"artist_vectors": vectors, "related_artists": related}
+        files = {}
+        for name, rows in returned.items():
+            table = lake.load(name)
+            assert table is not None and len(table.snapshots()) == run
+            snapshot = table.current_snapshot()
+            assert snapshot is not None and snapshot.summary is not None
+            assert snapshot.summary.operation.value == ("append" if run == 1 else "overwrite")
+            (dt,) = lake.files(name)  # the dt's files only
+            files[name] = spark_written(lake.files(name)[dt])
+            # Only the committed files are left where Spark wrote (no _SUCCESS, no .crc).
+            (folder,) = {Path(url).parent for url in files[name]}
+            assert sorted(p.as_posix() for p in folder.iterdir()) == sorted(files[name])
+            got = lake.read_partition(name, DT)  # one copy of the rows, however often run
+            assert got is not None and got.num_rows == rows.num_rows > 0
+        runs.append(files)
+    for name in KEYS:
+        assert not set(runs[0][name]) & set(runs[1][name])
+
+
+def test_a_commit_that_loses_a_race_is_redone_on_the_fresh_table(
+    spark: SparkSession, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake = open_lake(str(tmp_path / "lake"))
+    top, audio = curated_inputs(seed=11)
+    lake.write_partition("top_tracks", DT, top)
+    lake.write_partition("audio_features", DT, audio)
+    _, related = spark_engine.transform(spark, lake, DT, FEATURES, 5)
+    planned = spark_engine.parquet_file_to_data_file
+    raced = []
+
+    def racing(io: object, metadata: object, url: str) -> object:
+        # Another writer replaces the dt after this commit planned which files it drops.
+        if "/related_artists/" in url and not raced:
+            raced.append(lake.write_partition("related_artists", DT, related.slice(0, 3)))
+        return planned(io, metadata, url)
+
+    monkeypatch.setattr(spark_engine, "parquet_file_to_data_file", racing)
+    _, related = spark_engine.transform(spark, lake, DT, FEATURES, 5)
+    assert raced
+    table = lake.load("related_artists")
+    # The first run, the other writer (delete, append), and this run's redone commit: its
+    # files replace the other writer's, which a blind commit would have kept beside them.
+    assert table is not None and len(table.snapshots()) == 4
+    got = lake.read_partition("related_artists", DT)
+    assert got is not None
+    assert got.sort_by([(c, "ascending") for c in KEYS["related_artists"]]).equals(related)
+    spark_written(lake.files("related_artists")[DT])
+
+
+def test_rows_with_nulls_in_required_columns_are_refused() -> None:
+    batch = pa.record_batch({"artist_id": ["a", None], "energy": [None, 0.5]})
+    with pytest.raises(LakeError, match=r"\['artist_id'\] have nulls"):
+        list(spark_engine._no_nulls(["artist_id"], iter([batch])))
+    assert list(spark_engine._no_nulls(["energy"], iter([batch.slice(1)]))) == [batch.slice(1)]
 
 
 def test_s3_files_are_read_through_s3a() -> None:

@@ -17,9 +17,11 @@ top k per block (k·B rows per artist) and a window keeps the best k of those: e
 the k best overall are among the k best of their own blocks. Ranks are the in-process ones:
 ties ordered by id, self excluded by id, so duplicates are each other's neighbours.
 
-Writing. The two result tables go to the lake through `Lake.write_partition`, from
-`DataFrame.toArrow()` (k·N rows), in `_write` alone, so that once the lake is Iceberg this
-one function can let Spark write Parquet under the table and commit it with pyiceberg.
+Writing, without the Iceberg Spark runtime. Spark writes each result table's rows as Parquet
+files under the Iceberg table's data folder, in the table's types (`IcebergLake.table_for_write`
+creates or evolves the table as the lake's own writes do); one pyiceberg commit then replaces
+the dt's data files with them, in a single overwrite snapshot, redone on the fresh table when
+it loses a race. The driver reads the files back to return the rows (k·N of them).
 
 pyspark is the optional `spark` extra: import this module only when the engine is chosen.
 """
@@ -31,6 +33,7 @@ import math
 import operator
 import os
 import sys
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
@@ -39,14 +42,24 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from pyiceberg.expressions import EqualTo
+from pyiceberg.io.pyarrow import parquet_file_to_data_file, schema_to_pyarrow
+from pyiceberg.schema import Schema
+from pyiceberg.table import TableProperties
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
+from pyspark.sql.pandas.types import from_arrow_schema
+from pyspark.sql.types import StructType
 
 from tunelake.datasets import RELATED_ARTISTS, Dataset
 from tunelake.datasets import artist_vectors as artist_vectors_dataset
 from tunelake.engines.similarity import ExactIndex, check_k
 from tunelake.engines.vectors import vector_matrix
 from tunelake.errors import InputError
+from tunelake.storage.lake import IcebergLake, LakeError
+from tunelake.storage.lake.commits import retry_races
+from tunelake.storage.lake.iceberg_lake import DT
 from tunelake.storage.lake.port import Lake
 
 if TYPE_CHECKING:
@@ -102,7 +115,7 @@ def read_partition(spark: SparkSession, lake: Lake, dataset: str, dt: date) -> D
 
 
 def transform(
-    spark: SparkSession, lake: Lake, dt: date, features: Sequence[str], k: int
+    spark: SparkSession, lake: IcebergLake, dt: date, features: Sequence[str], k: int
 ) -> tuple[pa.Table, pa.Table]:
     """Read the dt's top tracks and audio features from the lake, compute artist_vectors and
     related_artists in Spark, write both to the lake, and return them."""
@@ -117,13 +130,98 @@ def transform(
     return vectors_table, related_table
 
 
-def _write(lake: Lake, dt: date, dataset: Dataset, frame: DataFrame) -> pa.Table:
-    """Replace the dt partition of dataset with frame's rows, sorted by the dataset's key."""
+def _write(lake: IcebergLake, dt: date, dataset: Dataset, frame: DataFrame) -> pa.Table:
+    """Replace the dt partition of dataset with frame's rows, written by Spark, and return
+    them sorted by the dataset's key.
+
+    Spark writes Parquet files under `<table>/data/dt=<dt>/<run id>/`, in the table's Iceberg
+    types; one pyiceberg commit then swaps them in for the dt's files (`_replace_files`).
+    A commit that finally fails (or a crash before it) leaves the files unreferenced: orphans
+    that `tunelake lake vacuum` removes once they are older than its grace period.
+    """
+    table = lake.table_for_write(dataset.name, dataset.schema)
+    directory = f"{table.location()}/data/{DT}={dt.isoformat()}/{uuid.uuid4().hex}"
+    fields = [f for f in table.schema().as_struct().fields if f.name in {*dataset.schema.names, DT}]
+    # Iceberg's types for the written columns (no int16: rank is an int), without field ids:
+    # pyiceberg refuses to add files that carry them and reads them by name instead.
+    file_schema = from_arrow_schema(schema_to_pyarrow(Schema(*fields), include_field_ids=False))
+    files = _required(
+        frame.withColumn(DT, F.lit(dt))
+        .select(*(F.col(f.name).cast(f.dataType) for f in file_schema.fields))
+        # Each file in key order: tight key ranges in its statistics, for readers that prune.
+        .sortWithinPartitions(*dataset.key),
+        file_schema,
+    )
+    files.write.mode("errorifexists").option(
+        "compression",
+        table.properties.get(
+            TableProperties.PARQUET_COMPRESSION, TableProperties.PARQUET_COMPRESSION_DEFAULT
+        ),
+    ).parquet(spark_path(directory))
+
+    fs, path = lake.store.arrow_fs, _fs_path(directory)
+    rows, written = [], []
+    for name in lake.store.names(path):
+        part = pq.read_table(f"{path}/{name}", filesystem=fs) if name.endswith(".parquet") else None
+        if part is not None and part.num_rows:
+            rows.append(part.drop_columns(DT).cast(dataset.schema))
+            written.append(f"{directory}/{name}")
+        else:
+            # Hadoop's _SUCCESS marker and .crc checksums, and a file of no rows (an empty
+            # frame): no data, and no dt statistics for Iceberg to file it under.
+            lake.store.remove([f"{path}/{name}"])
+    _replace_files(lake, dataset, dt, written)
+    result = pa.Table.from_batches([b for t in rows for b in t.to_batches()], dataset.schema)
     # Sorted in the driver: a Spark sort would sample its input first, running it twice.
-    table = frame.select(*dataset.schema.names).toArrow().cast(dataset.schema)
-    table = table.sort_by([(column, "ascending") for column in dataset.key])
-    lake.write_partition(dataset.name, dt, table)
-    return table
+    return result.sort_by([(column, "ascending") for column in dataset.key])
+
+
+def _required(frame: DataFrame, schema: StructType) -> DataFrame:
+    """frame (of schema's types) with schema's nullability. Iceberg's required columns must be
+    required in a file it adds, Spark reads every Parquet column as nullable, and no Spark
+    expression declares a column non-null; mapInArrow's declared schema does, and each batch
+    is checked on its way through."""
+    required = [f.name for f in schema.fields if not f.nullable]
+    return frame.mapInArrow(functools.partial(_no_nulls, required), schema)
+
+
+def _no_nulls(required: list[str], batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    for batch in batches:
+        nulls = [name for name in required if batch.column(name).null_count]
+        if nulls:
+            raise LakeError(f"required column(s) {nulls} have nulls")
+        yield batch
+
+
+def _replace_files(lake: IcebergLake, dataset: Dataset, dt: date, urls: list[str]) -> None:
+    """One snapshot (an Iceberg overwrite) that drops the dt's data files and adds urls, redone
+    on the table's fresh state when it loses a race, as the lake's own writes are."""
+    dt_filter = EqualTo(DT, dt.isoformat())  # type: ignore[call-arg, arg-type]  # pydantic
+
+    def once() -> None:
+        table = lake.table_for_write(dataset.name, dataset.schema)
+        with table.transaction() as tx:
+            if tx.table_metadata.name_mapping() is None:
+                # Spark's files have no field ids: readers find their columns by name.
+                mapping = tx.table_metadata.schema().name_mapping.model_dump_json()
+                tx.set_properties({TableProperties.DEFAULT_NAME_MAPPING: mapping})
+            with tx.update_snapshot().overwrite() as overwrite:
+                overwrite.delete_by_predicate(dt_filter)
+                for task in table.scan(row_filter=dt_filter).plan_files():
+                    overwrite.delete_data_file(task.file)
+                for url in urls:
+                    # The file's dt statistics give its partition; its columns are checked
+                    # against the table's schema.
+                    overwrite.append_data_file(
+                        parquet_file_to_data_file(table.io, tx.table_metadata, url)
+                    )
+
+    retry_races(f"{dataset.name} (Spark's files for dt {dt})", once)
+
+
+def _fs_path(url: str) -> str:
+    """A table location as the lake's filesystem names it."""
+    return url.removeprefix("file://").removeprefix("s3://")
 
 
 @contextmanager

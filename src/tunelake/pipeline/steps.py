@@ -29,6 +29,7 @@ from tunelake.pipeline.resources import Resources
 from tunelake.sources.derive import derive
 from tunelake.sources.port import Source, SourceInfo
 from tunelake.sources.spotify_ids import SPOTIFY_ID
+from tunelake.storage.lake import IcebergLake
 from tunelake.validate import Validated, check_reject_fraction, contract, validate
 
 OnProgress = Callable[[int, int], None]
@@ -212,7 +213,9 @@ def transform(
     if settings.similarity_engine == "spark":
         from tunelake.engines import spark  # the spark extra is optional
 
-        # Spark reads the dt's inputs from the lake (the load step wrote them) and writes back.
+        # Spark reads the dt's inputs from the lake (the load step wrote them) and writes back
+        # files that it commits to the Iceberg tables itself.
+        assert isinstance(res.lake, IcebergLake)  # open_resources opens no other lake
         vectors, related = spark.transform(
             spark.session(settings.spark_master),
             res.lake,

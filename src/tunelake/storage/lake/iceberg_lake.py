@@ -94,15 +94,20 @@ class IcebergLake:
         assert table is not None
         return table
 
+    def _prepared(self, name: str, schema: pa.Schema) -> Table:
+        """Table name, created or given the new columns of schema (which has the dt column)."""
+        table = self.load(name) or self._create(name, schema)
+        if set(schema.names) - set(table.schema().column_names):
+            with table.update_schema() as update:
+                update.union_by_name(schema)
+        return table
+
     def _commit(self, name: str, dt: date, data: pa.Table) -> Table:
         """Replace partition dt of table name by data (which has the dt column) in one commit;
         creates the table, or adds new columns to it, as data needs."""
 
         def once() -> Table:
-            table = self.load(name) or self._create(name, data.schema)
-            if set(data.schema.names) - set(table.schema().column_names):
-                with table.update_schema() as update:
-                    update.union_by_name(data.schema)
+            table = self._prepared(name, data.schema)
             with warnings.catch_warnings():
                 # "Delete operation did not match any records": a first write of the dt.
                 warnings.simplefilter("ignore", UserWarning)
@@ -183,6 +188,15 @@ class IcebergLake:
     def write_partition(self, dataset: str, dt: date, table: pa.Table) -> list[str]:
         dataset, dt = _dataset(dataset), _date(dt)
         return self._written(self._commit(dataset, dt, _with_dt(_conform(dataset, table), dt)), dt)
+
+    def table_for_write(self, dataset: str, schema: pa.Schema) -> Table:
+        """The dataset's table, ready for a write of rows with schema (the dataset's columns,
+        no dt) that another engine commits itself: created, or given new columns, exactly as
+        `write_partition` would for such rows. Its partition spec is identity(dt)."""
+        dataset = _dataset(dataset)
+        return self._prepared(
+            dataset, _with_dt(_conform(dataset, schema.empty_table()), EPOCH).schema
+        )
 
     def read_partition(self, dataset: str, dt: date) -> pa.Table | None:
         got = self._read(_dataset(dataset), _dt_is(_date(dt)))
