@@ -17,6 +17,7 @@ from tunelake.config import Settings, load_settings
 from tunelake.errors import InputError, NotFound
 from tunelake.observability import RunRecorder
 from tunelake.pipeline.resources import open_resources
+from tunelake.pipeline.run import STEPS
 
 DT = date(2026, 11, 26)
 
@@ -62,16 +63,17 @@ def test_runs_are_one_record_each_with_their_steps(settings: Settings, ran: app.
     assert [r.run_id for r in runs] == [ran.record.run_id]
     assert runs[0].status == "ok" and runs[0].kind == "run"
     detail = app.run_detail(settings, ran.record.run_id)
-    assert [s.step for s in detail.steps] == [
-        "discover",
-        "extract",
-        "validate",
-        "load",
-        "transform",
-        "publish",
-    ]
+    assert tuple(s.step for s in detail.steps) == STEPS
     with pytest.raises(NotFound):
         app.run_detail(settings, "no-such-run")
+
+
+def _killed_after(code: str, home: Path, said: str) -> None:
+    """Run `code` in another Python process, which prints `said` and then SIGKILLs itself."""
+    process = subprocess.run(
+        [sys.executable, "-c", code, str(home)], capture_output=True, text=True
+    )
+    assert process.returncode == -signal.SIGKILL and said in process.stdout
 
 
 def test_a_run_whose_process_died_is_abandoned(settings: Settings) -> None:
@@ -87,10 +89,7 @@ def test_a_run_whose_process_died_is_abandoned(settings: Settings) -> None:
         "    print('recorded', flush=True)\n"
         "    os.kill(os.getpid(), 9)\n"
     )
-    process = subprocess.run(
-        [sys.executable, "-c", code, str(settings.home)], capture_output=True, text=True
-    )
-    assert process.returncode == -signal.SIGKILL and "recorded" in process.stdout
+    _killed_after(code, settings.home, "recorded")
     with open_resources(settings) as res:  # and one that is alive: this process
         RunRecorder(res.warehouse, settings.runs_dir, DT, kind="run", source="catalog")
     statuses = sorted(r.status for r in app.recent_runs(settings))
@@ -145,10 +144,7 @@ def test_a_lock_left_by_a_killed_run_is_taken_over(settings: Settings) -> None:
         "    print('locked', flush=True)\n"
         "    os.kill(os.getpid(), 9)\n"
     )
-    process = subprocess.run(
-        [sys.executable, "-c", code, str(settings.home)], capture_output=True, text=True
-    )
-    assert process.returncode == -signal.SIGKILL and "locked" in process.stdout
+    _killed_after(code, settings.home, "locked")
     assert (settings.home / "locks" / "dt=2026-11-26.lock").is_file()
     assert app.run(settings, dt=DT).ok
 
