@@ -141,12 +141,22 @@ def test_a_bad_value_is_quarantined_with_its_row_and_a_fixed_file_reruns_clean(
     assert snapshot(settings) == snapshot(clean)
 
 
-def test_a_corrected_mapping_rederives_and_backfill_keeps_it(make_settings, tmp_path):
+def _dump_with_popularity_as_pop(tmp_path: Path) -> tuple[list[dict], Path]:
+    """A dump whose popularity column has a name tunelake does not know: `pop`."""
     rows = [
         {**{k: v for k, v in r.items() if k != "popularity"}, "pop": r["popularity"]}
         for r in _dump_rows(4, 3)
     ]
-    dump = _write_csv(tmp_path / "tracks.csv", rows)
+    return rows, _write_csv(tmp_path / "tracks.csv", rows)
+
+
+def _warehouse_popularity(settings) -> dict:
+    with open_resources(settings) as res:
+        return {t["track_id"]: t["popularity"] for t in res.warehouse.read("tracks").to_pylist()}
+
+
+def test_a_corrected_mapping_rederives_and_backfill_keeps_it(make_settings, tmp_path):
+    rows, dump = _dump_with_popularity_as_pop(tmp_path)
     settings = make_settings(source=f"file:{dump}")
 
     first = run_pipeline(settings, dt=DT)
@@ -158,19 +168,11 @@ def test_a_corrected_mapping_rederives_and_backfill_keeps_it(make_settings, tmp_
     [refilled] = backfill(settings, start=DT, end=DT)
 
     assert refilled.ok
-    with open_resources(settings) as res:
-        popularity = {
-            t["track_id"]: t["popularity"] for t in res.warehouse.read("tracks").to_pylist()
-        }
-    assert popularity == {r["id"]: r["pop"] for r in rows}
+    assert _warehouse_popularity(settings) == {r["id"]: r["pop"] for r in rows}
 
 
 def test_a_backfill_with_a_corrected_mapping_rederives_without_the_file(make_settings, tmp_path):
-    rows = [
-        {**{k: v for k, v in r.items() if k != "popularity"}, "pop": r["popularity"]}
-        for r in _dump_rows(4, 3)
-    ]
-    dump = _write_csv(tmp_path / "tracks.csv", rows)
+    rows, dump = _dump_with_popularity_as_pop(tmp_path)
     settings = make_settings(source=f"file:{dump}")
     assert run_pipeline(settings, dt=DT).ok
     dump.unlink()  # the raw zone holds the rows as read: the file is no longer needed
@@ -178,11 +180,7 @@ def test_a_backfill_with_a_corrected_mapping_rederives_without_the_file(make_set
     [refilled] = backfill(settings, start=DT, end=DT, dump_mapping={"pop": "popularity"})
 
     assert refilled.ok
-    with open_resources(settings) as res:
-        popularity = {
-            t["track_id"]: t["popularity"] for t in res.warehouse.read("tracks").to_pylist()
-        }
-    assert popularity == {r["id"]: r["pop"] for r in rows}
+    assert _warehouse_popularity(settings) == {r["id"]: r["pop"] for r in rows}
     with pytest.raises(StepFailed, match=r"names column.*nope"):
         backfill(settings, start=DT, end=DT, dump_mapping={"nope": "popularity"})
 
