@@ -5,6 +5,7 @@ separate process, given only the catalog's URI and the warehouse location."""
 from __future__ import annotations
 
 import json
+import multiprocessing
 import subprocess
 import sys
 from collections.abc import Callable
@@ -139,3 +140,37 @@ def test_a_dynamodb_catalog_is_refused_with_the_reason(tmp_path: Path) -> None:
     url = "dynamodb://iceberg?endpoint_url=http://127.0.0.1:8000&region=us-east-1"
     with pytest.raises(LakeError, match="cannot commit"):
         open_lake(str(tmp_path / "lake"), LakeOptions(catalog_url=url))
+
+
+def _open_when_all_are_ready(url: str, catalog_url: str, ready: Any, seen: Any) -> None:
+    ready.wait()
+    seen.put(open_lake(url, LakeOptions(catalog_url=catalog_url)).tables())
+
+
+@pytest.mark.parametrize(
+    "catalog",
+    [
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("mariadb", id="mariadb", marks=pytest.mark.services),
+        pytest.param("postgresql", id="postgresql", marks=pytest.mark.services),
+    ],
+)
+def test_processes_opening_a_new_catalog_at_once_all_succeed(
+    catalog: str, tmp_path: Path, scratch_database: Callable[[str], str]
+) -> None:
+    # Dagster's backfill starts several runs on a new home at once: each creates the catalog.
+    uri, openers = scratch_database(catalog), 4
+    context = multiprocessing.get_context("spawn")
+    ready, seen = context.Barrier(openers), context.Queue()
+    processes = [
+        context.Process(
+            target=_open_when_all_are_ready, args=(str(tmp_path / "lake"), uri, ready, seen)
+        )
+        for _ in range(openers)
+    ]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=120)
+    assert [process.exitcode for process in processes] == [0] * openers
+    assert [seen.get(timeout=5) for _ in range(openers)] == [[]] * openers

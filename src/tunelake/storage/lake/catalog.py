@@ -17,7 +17,8 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 from pyiceberg.catalog import Catalog, load_catalog
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random
 
 from tunelake.redact import mask_url
 from tunelake.storage.lake.options import LakeOptions, S3Options
@@ -63,10 +64,21 @@ def _s3_properties(s3: S3Options) -> dict[str, str]:
 
 
 def open_catalog(url: str, warehouse: str, options: LakeOptions) -> Catalog:
-    """The catalog at url, checked at once: unreachable raises LakeUnavailable."""
+    """The catalog at url with options' namespace in it, both created if missing, checked at
+    once: unreachable raises LakeUnavailable."""
     props = catalog_properties(url, warehouse, options)
+    # pyiceberg's SQL catalog creates its tables, and the namespace its row, by checking first:
+    # of several processes opening a new catalog at once (a Dagster backfill starts its runs
+    # so), all but one lose that race with "already exists" or a duplicate key. Once more sees
+    # what the winner created.
+    retrying = Retrying(
+        retry=retry_if_exception(_lost_creation_race),
+        stop=stop_after_attempt(3),
+        wait=wait_random(0.05, 0.3),
+        reraise=True,
+    )
     try:
-        return load_catalog(CATALOG_NAME, **props)
+        return retrying(_opened, props, options.namespace)
     except (SQLAlchemyError, OSError, ConnectionError) as exc:
         # The driver's first line says what failed (refused, unknown host, no such file); the
         # URL, which may hold a password, is only ever shown masked.
@@ -77,3 +89,15 @@ def open_catalog(url: str, warehouse: str, options: LakeOptions) -> Catalog:
         ) from None
     except (ValueError, ImportError) as exc:
         raise LakeError(f"lake catalog {mask_url(url)} cannot be used: {exc}") from None
+
+
+def _opened(props: dict[str, str], namespace: str) -> Catalog:
+    catalog = load_catalog(CATALOG_NAME, **props)
+    catalog.create_namespace_if_not_exists(namespace)
+    return catalog
+
+
+def _lost_creation_race(exc: BaseException) -> bool:
+    return isinstance(exc, IntegrityError) or (
+        isinstance(exc, SQLAlchemyError) and "already exists" in str(exc)
+    )

@@ -60,7 +60,6 @@ class IcebergLake:
         self.catalog_url = catalog_url
         """Masked: holds no password."""
         self._raw = RawZone(store, store.join(RAW))
-        catalog.create_namespace_if_not_exists(namespace)
 
     def __repr__(self) -> str:  # the catalog and filesystem hold credentials: show only where
         return f"IcebergLake({self.url!r}, catalog={self.catalog_url!r})"
