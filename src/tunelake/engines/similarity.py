@@ -42,6 +42,9 @@ Ids: TypeAlias = Sequence[str] | pa.Array | pa.ChunkedArray | np.ndarray
 #: The tree's distances and the canonical ones differ by a few ulps (summation order); this
 #: relative margin is far above that, and only makes near-ties take one more query.
 _REL_MARGIN = 1e-12
+#: Points per leaf of the k-d tree. At D = 8 the search visits many leaves whatever their size;
+#: fewer, larger ones cost fewer node visits (SciPy's default 16 is 1.2x slower at 100,000).
+_LEAF_SIZE = 32
 #: Candidates (rows x width) handled per tree query: bounds memory for any N and width.
 _BATCH_CANDIDATES = 1 << 20
 
@@ -125,7 +128,7 @@ class ExactIndex:
     def __init__(self, matrix: np.ndarray, id_rank: np.ndarray) -> None:
         self.matrix = _matrix(matrix)
         self.id_rank = id_rank
-        self.tree = cKDTree(self.matrix, balanced_tree=False)
+        self.tree = cKDTree(self.matrix, leafsize=_LEAF_SIZE, balanced_tree=False)
 
     def query(
         self, queries: np.ndarray, own: np.ndarray, width: int

@@ -10,7 +10,9 @@ Neighbours, without N^2 pairs. The normalised vectors are broadcast (D float64 a
 artist: about 85 MB per million artists at D = 8), every Python worker builds the in-process
 engine's `ExactIndex` (k-d tree candidates, canonical float64 re-rank) once per broadcast,
 and each partition of query artists is answered in `mapInArrow`: a task holds the broadcast
-plus one Arrow batch of queries and their candidates, never a pair table. One broadcast holds
+plus one Arrow batch of queries and their candidates, never a pair table. The queries are
+range-partitioned and sorted by a Z-order key of their vectors, so that each task's queries
+lie near each other and the tree's nodes stay in cache. One broadcast holds
 up to `MAX_BROADCAST_ROWS` artists (2,000,000: ~170 MB); above that the reference artists are
 split into B hash blocks of at most that size, each broadcast in turn; each query keeps its
 top k per block (k·B rows per artist) and a window keeps the best k of those: exact, because
@@ -37,7 +39,7 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 import pyarrow as pa
@@ -293,17 +295,16 @@ def related_artists(
     if n < 2:
         yield spark.createDataFrame([], _RELATED_DDL)
         return
-    queries = points.repartition(
-        max(spark.sparkContext.defaultParallelism, n // QUERY_ROWS_PER_TASK)
-    )
     blocks = math.ceil(n / max_broadcast)
     # xxhash64 spreads ids evenly, so each block stays near n / blocks artists.
     block = F.pmod(F.xxhash64("artist_id"), F.lit(blocks))
     references = [points] if blocks == 1 else [points.where(block == b) for b in range(blocks)]
     shared = [s for s in (_broadcast(spark, reference) for reference in references) if s]
     try:
+        tasks = max(spark.sparkContext.defaultParallelism, n // QUERY_ROWS_PER_TASK)
+        queries = _near_ones_together(points, [bounds for _, bounds in shared], tasks)
         answers = [
-            queries.mapInArrow(functools.partial(_search, s, k), _RELATED_DDL) for s in shared
+            queries.mapInArrow(functools.partial(_search, s, k), _RELATED_DDL) for s, _ in shared
         ]
         if blocks == 1:
             yield answers[0]
@@ -316,42 +317,76 @@ def related_artists(
             .select(*RELATED_ARTISTS.schema.names)
         )
     finally:
-        for broadcast in shared:
+        for broadcast, _ in shared:
             broadcast.destroy()
 
 
-def _broadcast(
-    spark: SparkSession, reference: DataFrame
-) -> Broadcast[tuple[pa.Array, np.ndarray]] | None:
-    """The reference artists' ids and vectors, sorted by id, sent to every executor once;
-    None when there are none (a hash block may be empty)."""
+Reference: TypeAlias = "Broadcast[tuple[pa.Array, np.ndarray]]"
+"""A reference set as the executors get it: ids sorted, and their vectors in that order."""
+
+
+def _broadcast(spark: SparkSession, reference: DataFrame) -> tuple[Reference, np.ndarray] | None:
+    """The reference artists sent to every executor once, and the bounds of their vectors
+    (2 x D: low, high); None when there are none (a hash block may be empty)."""
     table = reference.toArrow()
     if table.num_rows == 0:
         return None
     table = table.take(pc.sort_indices(table.column("artist_id")))
     # Sorted by id, a reference row's position is its rank in id order.
     ids = table.column("artist_id").combine_chunks()
-    return spark.sparkContext.broadcast((ids, vector_matrix(table)))
+    matrix = vector_matrix(table)
+    bounds = np.stack([matrix.min(axis=0), matrix.max(axis=0)])
+    return spark.sparkContext.broadcast((ids, matrix)), bounds
 
 
-#: The broadcast a Python worker last answered for, its ids and its index. A worker is reused
-#: across tasks and keeps each broadcast as one object: the tree is built once per worker.
-_INDEX: list[tuple[Broadcast[tuple[pa.Array, np.ndarray]], pa.Array, ExactIndex]] = []
+def _near_ones_together(points: DataFrame, bounds: list[np.ndarray], tasks: int) -> DataFrame:
+    """points in `tasks` partitions of nearby vectors, each in Z-order (the vector's cell in
+    a grid over `bounds`, its coordinates' bits interleaved). A k-d tree answers queries that
+    follow each other through space from nodes still in cache: at 1,000,000 artists, 3.7x
+    faster than in random order (and 1.1x slower than in the tree's own order)."""
+    low = np.min([b[0] for b in bounds], axis=0)
+    high = np.max([b[1] for b in bounds], axis=0)
+    dim = len(low)
+    bits = max(1, min(8, 62 // dim))  # the key is a 63-bit long
+    cells = 1 << bits
+    key = F.lit(0).cast("long")
+    for j in range(dim):
+        if not high[j] > low[j]:
+            continue  # every vector alike in this coordinate: it orders nothing
+        cell = F.floor((F.col("vector")[j] - float(low[j])) * float(cells / (high[j] - low[j])))
+        cell = F.least(F.greatest(cell, F.lit(0)), F.lit(cells - 1)).cast("long")
+        for bit in range(bits):
+            key = key + F.shiftleft(F.shiftright(cell, bit).bitwiseAND(1), bit * dim + j)
+    return (
+        points.withColumn("_z", key)
+        .repartitionByRange(tasks, "_z")
+        .sortWithinPartitions("_z")
+        .drop("_z")
+    )
+
+
+#: The reference set a Python worker last answered for, its index, and each id's position.
+#: A worker is reused across tasks and keeps each broadcast as one object: these are built
+#: once per worker.
+_INDEX: list[tuple[Reference, pa.Array, ExactIndex, dict[str, int]]] = []
 
 
 def _search(
-    shared: Broadcast[tuple[pa.Array, np.ndarray]], k: int, batches: Iterator[pa.RecordBatch]
+    shared: Reference, k: int, batches: Iterator[pa.RecordBatch]
 ) -> Iterator[pa.RecordBatch]:
     if not _INDEX or _INDEX[0][0] is not shared:
         ids, matrix = shared.value
-        _INDEX[:] = [(shared, ids, ExactIndex(matrix, np.arange(len(ids))))]
-    _, ids, index = _INDEX[0]
+        # One lookup per worker: pc.index_in would hash all the ids again for every batch
+        # (0.4 s per batch of 10,000 queries at 1,000,000 artists).
+        positions = {artist: i for i, artist in enumerate(ids.to_pylist())}
+        _INDEX[:] = [(shared, ids, ExactIndex(matrix, np.arange(len(ids))), positions)]
+    _, ids, index, positions = _INDEX[0]
     width = min(k, len(ids))
     for batch in batches:
         query_ids = batch.column("artist_id")
         if not len(query_ids):
             continue
-        own = pc.fill_null(pc.index_in(query_ids, value_set=ids), -1).to_numpy()
+        own = np.array([positions.get(a, -1) for a in query_ids.to_pylist()], np.int64)
         found, distance = index.query(vector_matrix(pa.table(batch)), own, width)
         # A query that is a reference row has one neighbour fewer: its last slot is -1.
         keep = (found >= 0).ravel()
