@@ -12,6 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.conftest import spark_module
+from tests.storage.lake.backends import new_lake
+from tunelake.config import ConfigError
 from tunelake.datasets import AUDIO_FEATURES, RELATED_ARTISTS, TOP_TRACKS
 from tunelake.datasets import artist_vectors as artist_vectors_dataset
 from tunelake.engines import vectors as in_process_vectors
@@ -253,3 +255,17 @@ def test_s3_files_are_read_through_s3a() -> None:
         "s3a://bucket/lake/top_tracks/x.parquet"
     )
     assert spark_engine.spark_path("/data/lake/x.parquet") == "/data/lake/x.parquet"
+
+
+@pytest.mark.services
+def test_an_s3_lake_without_spark_s_s3_connector_is_refused_with_the_fix(
+    spark: SparkSession, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # PyPI's pyspark has no hadoop-aws jar, and Maven is out of reach here: this is what a
+    # user without it sees, before any Java trace.
+    lake = new_lake("s3", request, tmp_path)
+    fix = r"on S3.*--packages org\.apache\.hadoop:hadoop-aws:\d+\.\d+\.\d+"
+    with pytest.raises(ConfigError, match=fix):
+        spark_engine.transform(spark, lake, DT, FEATURES, 5)
+    with pytest.raises(ConfigError, match=fix):
+        spark_module("tunelake.engines.spark_sql").SparkSqlEngine(lake, spark)

@@ -45,6 +45,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from py4j.protocol import Py4JJavaError
 from pyiceberg.expressions import EqualTo
 from pyiceberg.io.pyarrow import parquet_file_to_data_file, schema_to_pyarrow
 from pyiceberg.schema import Schema
@@ -54,6 +55,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 from pyspark.sql.types import StructType
 
+from tunelake.config import ConfigError
 from tunelake.datasets import RELATED_ARTISTS, Dataset
 from tunelake.datasets import artist_vectors as artist_vectors_dataset
 from tunelake.engines.similarity import ExactIndex, check_k
@@ -108,6 +110,27 @@ def spark_path(url: str) -> str:
     return "s3a://" + url.removeprefix("s3://") if url.startswith("s3://") else url
 
 
+def check_storage(spark: SparkSession, lake_url: str) -> None:
+    """Raise ConfigError, naming the fix, when Spark has no connector for the lake's storage
+    (PyPI's pyspark ships no S3 connector: Spark would fail later, deep in a Java trace)."""
+    if not lake_url.startswith("s3://"):
+        return
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None  # a live session's gateway
+    try:
+        jvm.org.apache.hadoop.fs.FileSystem.getFileSystemClass(
+            "s3a",
+            spark.sparkContext._jsc.hadoopConfiguration(),  # type: ignore[union-attr]
+        )
+    except Py4JJavaError:
+        version = jvm.org.apache.hadoop.util.VersionInfo.getVersion()
+        raise ConfigError(
+            f"the lake {lake_url} is on S3, and this Spark cannot read s3a:// paths: its "
+            f"classpath lacks Hadoop's S3 connector; start Spark with --packages "
+            f"org.apache.hadoop:hadoop-aws:{version} (README, On Spark)"
+        ) from None
+
+
 def read_partition(spark: SparkSession, lake: Lake, dataset: str, dt: date) -> DataFrame:
     """The rows of the dataset's current files for dt."""
     urls = lake.files(dataset).get(dt)
@@ -121,6 +144,7 @@ def transform(
 ) -> tuple[pa.Table, pa.Table]:
     """Read the dt's top tracks and audio features from the lake, compute artist_vectors and
     related_artists in Spark, write both to the lake, and return them."""
+    check_storage(spark, lake.url)
     top_tracks = read_partition(spark, lake, "top_tracks", dt)
     audio_features = read_partition(spark, lake, "audio_features", dt)
     with (

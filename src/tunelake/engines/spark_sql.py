@@ -21,7 +21,7 @@ from pyspark.errors import AnalysisException, ParseException, PySparkException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from tunelake.engines.spark import spark_path
+from tunelake.engines.spark import check_storage, spark_path
 from tunelake.engines.sql import SqlError, view_files
 from tunelake.storage.lake.port import Lake
 
@@ -32,6 +32,7 @@ _WRITES = ("InsertInto", "Create", "Replace", "Drop", "Alter", "Delete", "Update
 
 class SparkSqlEngine:
     def __init__(self, lake: Lake, spark: SparkSession) -> None:
+        check_storage(spark, lake.url)
         self._lake = lake
         self._spark = spark
         self._views: list[str] = []
