@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -269,3 +269,27 @@ def test_an_s3_lake_without_spark_s_s3_connector_is_refused_with_the_fix(
         spark_engine.transform(spark, lake, DT, FEATURES, 5)
     with pytest.raises(ConfigError, match=fix):
         spark_module("tunelake.engines.spark_sql").SparkSqlEngine(lake, spark)
+
+
+def test_a_run_with_a_new_feature_adds_its_column_to_the_table(
+    spark: SparkSession, tmp_path: Path
+) -> None:
+    lake = open_lake(str(tmp_path / "lake"))
+    top, audio = curated_inputs(seed=12)
+    before, after = DT - timedelta(days=1), DT
+    for dt in (before, after):
+        lake.write_partition("top_tracks", dt, top)
+        lake.write_partition("audio_features", dt, audio)
+    spark_engine.transform(spark, lake, before, FEATURES[:3], 5)
+
+    vectors, _ = spark_engine.transform(spark, lake, after, FEATURES, 5)  # adds "key"
+
+    assert vectors.equals(in_process_vectors.artist_vectors(top, audio, FEATURES))
+    table = lake.load("artist_vectors")
+    assert table is not None and table.schema().column_names[-2:] == ["dt", "key"]
+    new = lake.read_partition("artist_vectors", after)
+    old = lake.read_partition("artist_vectors", before)
+    assert new is not None and old is not None
+    assert new.sort_by("artist_id").select(vectors.column_names).equals(vectors)
+    assert old.column("key").null_count == old.num_rows > 0  # not in the older files
+    assert len(old.column("vector")[0]) == 3 and len(new.column("vector")[0]) == 4

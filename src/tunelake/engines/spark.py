@@ -190,7 +190,8 @@ def _write(lake: IcebergLake, dt: date, dataset: Dataset, frame: DataFrame) -> p
     for name in lake.store.names(path):
         part = pq.read_table(f"{path}/{name}", filesystem=fs) if name.endswith(".parquet") else None
         if part is not None and part.num_rows:
-            rows.append(part.drop_columns(DT).cast(dataset.schema))
+            # in the table's column order, where a column added later comes after dt
+            rows.append(part.select(dataset.schema.names).cast(dataset.schema))
             written.append(f"{directory}/{name}")
         else:
             # Hadoop's _SUCCESS marker and .crc checksums, and a file of no rows (an empty
