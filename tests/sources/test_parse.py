@@ -1,4 +1,4 @@
-"""The parsers against every real Spotify recording in shared/fixtures/spotify."""
+"""The parsers against every real Spotify recording in tests/fixtures/spotify."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Every answer of the catalog server has the shape of Spotify's recorded answers.
 
 The comparator walks the server's JSON against a template merged from the recordings of that
-endpoint (shared/fixtures/spotify): the same keys at every depth, the same JSON types. Allowed
+endpoint (tests/fixtures/spotify): the same keys at every depth, the same JSON types. Allowed
 differences, each for a documented reason:
 - fields Spotify added to artist and album objects after some of the 2014-2017 recordings;
 - null where Spotify sends null for "none" (preview_url, next, previous, followers.href);

@@ -1,6 +1,6 @@
 """Spotify Web API and ReccoBeats JSON objects for catalog entities, per API profile.
 
-Shapes follow the recordings in shared/fixtures/spotify plus the fields the current API adds
+Shapes follow the recordings in tests/fixtures/spotify plus the fields the current API adds
 (release_date, release_date_precision and total_tracks on albums, album_group on an artist's
 albums). In the development profile artists lose popularity, followers and genres, and tracks
 lose popularity, as Spotify's 2026 development mode does. Objects are cached per entity and
