@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -114,7 +117,6 @@ def test_bad_dt_and_unknown_profile(home):
 
 def test_catalog_serve_prints_its_port_and_answers(tmp_path):
     import re
-    import subprocess
     import sys
 
     import httpx
@@ -220,3 +222,28 @@ def test_a_file_given_as_home_is_one_line(tmp_path, monkeypatch):
     assert result.exit_code == EX_USAGE, result.output
     last = result.output.strip().splitlines()[-1]
     assert last.startswith("error: cannot use") and "--home" in last
+
+
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"TUNELAKE_MAX_RETRIES": "abc"}, "max_retries"),
+        ({"TUNELAKE_PROFILE": "nope"}, "profile 'nope' is not defined"),
+    ],
+)
+def test_a_bad_setting_is_one_line_without_the_environment_s_secrets(tmp_path, env, says):
+    # A fresh process: logging is not configured yet when the settings are read, and
+    # structlog's own default would print the traceback with its local variables.
+    planted = "planted-secret-5d1e"
+    done = subprocess.run(
+        [sys.executable, "-m", "tunelake", "runs", "--home", str(tmp_path / "data")],
+        env={**os.environ, "TUNELAKE_SPOTIFY_CLIENT_SECRET": planted, **env},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == EX_USAGE, done.stderr
+    assert done.stderr.startswith("error: ") and says in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert planted not in done.stderr + done.stdout

@@ -118,6 +118,9 @@ def _settings(
     home: Path | None, profile: str | None, *, reads_only: bool = False, **overrides: Any
 ) -> Settings:
     """Settings for a command; a command that only reads creates no data directory."""
+    # structlog's own default would print a bad setting's traceback with its local
+    # variables (the environment's secrets among them) to the terminal.
+    configure_logging(None)
     with _errors():
         settings = load_settings(home=home, profile=profile, **overrides)
     configure_logging(settings.logs_dir, create=not reads_only)

@@ -70,12 +70,13 @@ _TRACEBACK_WITHOUT_LOCALS = structlog.processors.ExceptionRenderer(
 
 
 def configure_logging(
-    logs_dir: Path, *, console_level: str = "warning", create: bool = True
+    logs_dir: Path | None, *, console_level: str = "warning", create: bool = True
 ) -> Path | None:
     """JSON lines to `<logs_dir>/tunelake.jsonl` (everything from info up, tracebacks without
     local variables) and one-line events on stderr. With create=False (read-only commands) a
-    missing or unwritable folder means no log file, not a failure. Returns the log file."""
-    path: Path | None = logs_dir / LOG_FILE
+    missing or unwritable folder means no log file, not a failure; logs_dir None: stderr only
+    (before the settings that name the folder are read). Returns the log file."""
+    path = None if logs_dir is None else logs_dir / LOG_FILE
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -90,11 +91,8 @@ def configure_logging(
         cache_logger_on_first_use=False,
     )
     handlers: list[logging.Handler] = []
-    try:
-        if create:
-            logs_dir.mkdir(parents=True, exist_ok=True)
-        to_file = logging.FileHandler(path, encoding="utf-8")  # type: ignore[arg-type]
-    except OSError:
+    to_file = None if logs_dir is None else _file_handler(logs_dir, create)
+    if to_file is None:
         path = None
     else:
         to_file.setLevel(logging.INFO)
@@ -135,6 +133,15 @@ def configure_logging(
     for noisy in ("httpx", "httpcore", "uvicorn", "botocore", "s3fs", "aiobotocore", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return path
+
+
+def _file_handler(logs_dir: Path, create: bool) -> logging.FileHandler | None:
+    try:
+        if create:
+            logs_dir.mkdir(parents=True, exist_ok=True)
+        return logging.FileHandler(logs_dir / LOG_FILE, encoding="utf-8")
+    except OSError:
+        return None
 
 
 def now() -> datetime:
