@@ -117,7 +117,6 @@ def test_bad_dt_and_unknown_profile(home):
 
 def test_catalog_serve_prints_its_port_and_answers(tmp_path):
     import re
-    import sys
 
     import httpx
 
