@@ -85,15 +85,18 @@ def test_a_run_whose_process_died_is_abandoned(settings: Settings) -> None:
         "from tunelake.pipeline.resources import open_resources\n"
         "s = load_settings(home=sys.argv[1])\n"
         "with open_resources(s) as res:\n"
-        "    RunRecorder(res.warehouse, s.runs_dir, datetime.date(2026, 11, 26), kind='run', source='catalog')\n"
-        "    print('recorded', flush=True)\n"
-        "    os.kill(os.getpid(), 9)\n"
+        "    rec = RunRecorder(res.warehouse, s.runs_dir, datetime.date(2026, 11, 26), kind='run', source='catalog')\n"
+        "    with rec.step('discover'):\n"
+        "        print('recorded', flush=True)\n"
+        "        os.kill(os.getpid(), 9)\n"
     )
     _killed_after(code, settings.home, "recorded")
     with open_resources(settings) as res:  # and one that is alive: this process
         RunRecorder(res.warehouse, settings.runs_dir, DT, kind="run", source="catalog")
-    statuses = sorted(r.status for r in app.recent_runs(settings))
-    assert statuses == ["abandoned", "running"]
+    runs = {r.status: r for r in app.recent_runs(settings)}
+    assert sorted(runs) == ["abandoned", "running"]
+    (step,) = app.run_detail(settings, runs["abandoned"].run_id).steps
+    assert (step.step, step.status) == ("discover", "abandoned")
 
 
 def test_ingest_requests_are_idempotent_per_normalised_name(settings: Settings) -> None:

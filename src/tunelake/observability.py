@@ -336,7 +336,7 @@ class RunRecorder:
 def records_from_rows(rows: Sequence[Mapping[str, Any]]) -> list[RunRecord]:
     """Run records from pipeline_runs rows (a `run` row each, and the rows of its steps),
     in the order of the run rows. A run still `running` whose process is gone on this host
-    is `abandoned`."""
+    is `abandoned`, and so is the step it was in."""
     steps: dict[str, list[StepRecord]] = {}
     for row in rows:
         if row["step"] != "run":
@@ -362,6 +362,9 @@ def records_from_rows(rows: Sequence[Mapping[str, Any]]) -> list[RunRecord]:
         )
         if run.status == "running" and not _alive(run.pid, run.host):
             run.status = "abandoned"
+            for step in run.steps:  # the step it was in died with it
+                if step.status == "running":
+                    step.status = "abandoned"
         records.append(run)
     return records
 
