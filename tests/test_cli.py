@@ -6,6 +6,8 @@ import csv
 import io
 import json
 import os
+import shlex
+import shutil
 import subprocess
 import sys
 
@@ -246,3 +248,36 @@ def test_a_bad_setting_is_one_line_without_the_environment_s_secrets(tmp_path, e
     assert done.stderr.startswith("error: ") and says in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert planted not in done.stderr + done.stdout
+
+
+def _can_mount_read_only() -> bool:
+    """Root with a mount namespace of its own: the only way to make a folder read-only for
+    root (it ignores permission bits)."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("unshare") is None:
+        return False
+    return subprocess.run(["unshare", "-m", "true"], capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not _can_mount_read_only(), reason="needs root and unshare -m")
+def test_reads_work_on_a_read_only_data_directory(ran, home):
+    # A WAL database cannot be opened where SQLite may not create its -shm file.
+    tunelake = f"{shlex.quote(sys.executable)} -m tunelake"
+    at = shlex.quote(str(home))
+    script = " && ".join(
+        [
+            f"mount --bind {at} {at}",
+            f"mount -o remount,ro,bind {at}",
+            f"{tunelake} runs --home {at}",
+            f"{tunelake} sql 'SELECT name FROM artists ORDER BY artist_id LIMIT 1' "
+            f"--format csv --home {at}",
+            f"{tunelake} similar \"$({tunelake} sql 'SELECT name FROM artists ORDER BY "
+            f"artist_id LIMIT 1' --format json --home {at} | {shlex.quote(sys.executable)} "
+            f'-c \'import json,sys; print(json.load(sys.stdin)[0]["name"])\')" --home {at}',
+        ]
+    )
+    done = subprocess.run(
+        ["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert " ok " in done.stdout and "like" in done.stdout, done.stdout
+    assert "error" not in done.stderr

@@ -62,11 +62,12 @@ def lake_of(settings: Settings, *, allow_legacy: bool = False) -> IcebergLake:
     return open_lake(settings.resolved_lake_url, lake_options(settings), allow_legacy=allow_legacy)
 
 
-def serving_of(settings: Settings) -> ServingStore:
+def serving_of(settings: Settings, *, read_only: bool = False) -> ServingStore:
     return open_serving(
         settings.resolved_serving_url,
         timeout=settings.request_timeout,
         max_retries=settings.max_retries,
+        read_only=read_only,
     )
 
 
@@ -103,7 +104,7 @@ def _require_file(url: str, what: str, settings: Settings) -> None:
 def reading_warehouse(settings: Settings) -> Iterator[Warehouse]:
     url = settings.resolved_warehouse_url
     _require_file(url, "warehouse", settings)
-    warehouse = open_warehouse(url)
+    warehouse = open_warehouse(url, read_only=True)
     try:
         yield warehouse
     finally:
@@ -113,7 +114,7 @@ def reading_warehouse(settings: Settings) -> Iterator[Warehouse]:
 @contextmanager
 def reading_serving(settings: Settings) -> Iterator[ServingStore]:
     _require_file(settings.resolved_serving_url, "serving store", settings)
-    store = serving_of(settings)
+    store = serving_of(settings, read_only=True)
     try:
         yield store
     finally:

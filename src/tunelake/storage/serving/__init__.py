@@ -28,9 +28,12 @@ __all__ = [
 ]
 
 
-def open_serving(url: str, *, timeout: float = 10.0, max_retries: int = 6) -> ServingStore:
+def open_serving(
+    url: str, *, timeout: float = 10.0, max_retries: int = 6, read_only: bool = False
+) -> ServingStore:
     """The store at url; `timeout` bounds each call (seconds), `max_retries` the retries of
-    a throttled DynamoDB batch."""
+    a throttled DynamoDB batch. A reader says read_only: a SQLite file in a folder it cannot
+    write is then opened immutable."""
     scheme = urlsplit(url).scheme
     if scheme == "sqlite":
         from tunelake.storage.serving.sqlite_store import SqliteServing
@@ -38,7 +41,7 @@ def open_serving(url: str, *, timeout: float = 10.0, max_retries: int = 6) -> Se
         path = url.removeprefix("sqlite:///")
         if path == url or not path:
             raise ConfigError(f"{url}: write a SQLite serving URL as sqlite:///path/serving.db")
-        return SqliteServing(Path(path), busy_timeout=timeout)
+        return SqliteServing(Path(path), busy_timeout=timeout, read_only=read_only)
     if scheme in ("redis", "rediss"):
         try:
             from tunelake.storage.serving.redis_store import RedisServing

@@ -13,6 +13,7 @@ from typing import Any
 from tunelake.names import normalise_name
 from tunelake.storage.serving.documents import chunks, decode, encoded_batches, utc_now
 from tunelake.storage.serving.port import ServingUnavailable
+from tunelake.storage.sqlite_files import immutable_uri, needs_immutable
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS docs (
@@ -32,21 +33,17 @@ _IDS_PER_SELECT = 900
 
 
 class SqliteServing:
-    def __init__(self, path: Path, *, busy_timeout: float) -> None:
+    def __init__(self, path: Path, *, busy_timeout: float, read_only: bool = False) -> None:
+        """read_only: a store file in a folder this process cannot write is opened immutable
+        (`tunelake.storage.sqlite_files`); any write then fails."""
         self.url = f"sqlite:///{path}"
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            # Autocommit mode: transactions are begun explicitly (BEGIN IMMEDIATE) so that
-            # two writers queue on the busy timeout instead of failing on a lock upgrade.
-            self._conn = sqlite3.connect(
-                path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-            )
-            self._conn.execute("PRAGMA journal_mode=WAL")
-            # WAL's recommended level: commits skip the fsync (a power cut may lose the last
-            # ones, never corrupt the file); the pipeline republishes whatever was lost.
-            self._conn.execute("PRAGMA synchronous=NORMAL")
-            for statement in _SCHEMA:
-                self._conn.execute(statement)
+            if read_only and needs_immutable(path):
+                self._conn = sqlite3.connect(
+                    immutable_uri(path), uri=True, isolation_level=None, check_same_thread=False
+                )
+            else:
+                self._conn = _writable(path, busy_timeout)
         except (OSError, sqlite3.Error) as exc:
             raise ServingUnavailable(
                 self.url, str(exc), "check that the path is a writable file location"
@@ -105,3 +102,19 @@ class SqliteServing:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def _writable(path: Path, busy_timeout: float) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Autocommit mode: transactions are begun explicitly (BEGIN IMMEDIATE) so that two
+    # writers queue on the busy timeout instead of failing on a lock upgrade.
+    conn = sqlite3.connect(
+        path, timeout=busy_timeout, isolation_level=None, check_same_thread=False
+    )
+    conn.execute("PRAGMA journal_mode=WAL")
+    # WAL's recommended level: commits skip the fsync (a power cut may lose the last ones,
+    # never corrupt the file); the pipeline republishes whatever was lost.
+    conn.execute("PRAGMA synchronous=NORMAL")
+    for statement in _SCHEMA:
+        conn.execute(statement)
+    return conn

@@ -11,7 +11,8 @@ from tunelake.storage.warehouse.sql import SqlWarehouse
 __all__ = ["SqlWarehouse", "Warehouse", "WarehouseUnavailable", "open_warehouse"]
 
 
-def open_warehouse(url: str) -> SqlWarehouse:
+def open_warehouse(url: str, *, read_only: bool = False) -> SqlWarehouse:
     """The warehouse at `url` (sqlite:///…, mysql+pymysql://…, postgresql+psycopg://…; a URL
-    without a driver gets that one). Nothing connects until first use."""
-    return SqlWarehouse(url)
+    without a driver gets that one). Nothing connects until first use. A reader says
+    read_only: a SQLite file in a folder it cannot write is then opened immutable."""
+    return SqlWarehouse(url, read_only=read_only)

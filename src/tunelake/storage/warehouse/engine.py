@@ -8,6 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
+from tunelake.storage.sqlite_files import IMMUTABLE, file_uri, needs_immutable
+
 #: backend -> the one driver whose bulk path tunelake uses (psycopg 3: COPY; PyMySQL: LOAD
 #: DATA LOCAL INFILE); a URL without a driver gets this one.
 DRIVERS = {
@@ -47,13 +49,18 @@ def parse_url(url: str) -> URL:
     return parsed.set(drivername=f"{backend}+{driver}")
 
 
-def create_warehouse_engine(url: URL) -> sa.Engine:
+def create_warehouse_engine(url: URL, *, read_only: bool = False) -> sa.Engine:
+    """An engine for url; read_only: a SQLite file in a folder this process cannot write is
+    opened immutable (`tunelake.storage.sqlite_files`)."""
     backend = url.get_backend_name()
     options: dict[str, Any] = {"pool_pre_ping": True}
     connect_args: dict[str, Any] = {}
     if backend == "sqlite":
-        if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        file = Path(url.database) if url.database and url.database != ":memory:" else None
+        if file is not None and read_only and needs_immutable(file):
+            url = url.set(database=file_uri(file), query={**IMMUTABLE, "uri": "true"})
+        elif file is not None:
+            file.parent.mkdir(parents=True, exist_ok=True)
         if "timeout" not in url.query:
             connect_args["timeout"] = SQLITE_BUSY_TIMEOUT_S
     elif backend in ("mysql", "mariadb"):

@@ -43,11 +43,11 @@ _DELETE_CHUNK = 1000
 class SqlWarehouse:
     """The `Warehouse` port for any URL `engine.parse_url` accepts."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, *, read_only: bool = False):
         parsed = parse_url(url)
         self.url = mask_url(parsed.render_as_string(hide_password=False))
         self._password = parsed.password
-        self._engine = create_warehouse_engine(parsed)
+        self._engine = create_warehouse_engine(parsed, read_only=read_only)
         self._loader = loader_for(self._engine.dialect.name)
 
     def __repr__(self) -> str:
