@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -271,6 +272,9 @@ def test_a_corrupt_data_file_leaves_out_only_its_table(local_lake: IcebergLake) 
     assert problem.startswith("artists left out") and broken in problem
     got = engine.query("SELECT count(*) FROM top_tracks")
     assert got.column(0).to_pylist() == [len(ARTIST_IDS) * 3 * len(DTS)]
+    left_out = rf"(?s)artists does not exist.*left out: cannot read {re.escape(broken)}"
+    with pytest.raises(SqlError, match=left_out):
+        engine.query("SELECT count(*) FROM artists")
 
 
 def test_a_deleted_metadata_file_is_named(local_lake: IcebergLake) -> None:

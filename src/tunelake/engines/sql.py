@@ -178,7 +178,17 @@ class SqlEngine:
                 self.refresh()
                 return self._run(sql, params)
         except duckdb.Error as exc:
-            raise SqlError(str(exc)) from None
+            raise SqlError(self._explained(exc)) from None
+
+    def _explained(self, exc: duckdb.Error) -> str:
+        """The error, with the reason a table it names was left out of the views."""
+        message = str(exc)
+        if isinstance(exc, duckdb.CatalogException):
+            for problem in self.problems:
+                name = problem.partition(" left out: ")[0]
+                if re.search(rf"\b{re.escape(name)}\b", message):
+                    message += f" ({problem})"
+        return message
 
     def _check_read_only(self, sql: str) -> None:
         try:
