@@ -5,7 +5,6 @@ separate process, given only the catalog's URI and the warehouse location."""
 from __future__ import annotations
 
 import json
-import multiprocessing
 import subprocess
 import sys
 from collections.abc import Callable
@@ -16,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
+from tests.processes import at_once
 from tests.storage.lake.backends import s3_options
 from tests.storage.lake.test_contract import sample, top_tracks
 from tunelake.config import Settings
@@ -142,9 +142,8 @@ def test_a_dynamodb_catalog_is_refused_with_the_reason(tmp_path: Path) -> None:
         open_lake(str(tmp_path / "lake"), LakeOptions(catalog_url=url))
 
 
-def _open_when_all_are_ready(url: str, catalog_url: str, ready: Any, seen: Any) -> None:
-    ready.wait()
-    seen.put(open_lake(url, LakeOptions(catalog_url=catalog_url)).tables())
+def _tables_of_a_new_catalog(url: str, catalog_url: str) -> list[str]:
+    return open_lake(url, LakeOptions(catalog_url=catalog_url)).tables()
 
 
 @pytest.mark.parametrize(
@@ -159,18 +158,5 @@ def test_processes_opening_a_new_catalog_at_once_all_succeed(
     catalog: str, tmp_path: Path, scratch_database: Callable[[str], str]
 ) -> None:
     # Dagster's backfill starts several runs on a new home at once: each creates the catalog.
-    uri, openers = scratch_database(catalog), 4
-    context = multiprocessing.get_context("spawn")
-    ready, seen = context.Barrier(openers), context.Queue()
-    processes = [
-        context.Process(
-            target=_open_when_all_are_ready, args=(str(tmp_path / "lake"), uri, ready, seen)
-        )
-        for _ in range(openers)
-    ]
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join(timeout=120)
-    assert [process.exitcode for process in processes] == [0] * openers
-    assert [seen.get(timeout=5) for _ in range(openers)] == [[]] * openers
+    seen = at_once(_tables_of_a_new_catalog, str(tmp_path / "lake"), scratch_database(catalog))
+    assert seen == [[]] * 4

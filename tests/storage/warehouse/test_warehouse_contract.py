@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -19,6 +18,7 @@ from alembic.migration import MigrationContext
 from structlog.testing import capture_logs
 
 from tests.fixtures import SPOTIFY
+from tests.processes import at_once
 from tunelake.datasets import AUDIO_FEATURES, TRACKS
 from tunelake.storage.warehouse import SqlWarehouse
 from tunelake.storage.warehouse.engine import create_warehouse_engine, parse_url
@@ -471,27 +471,14 @@ def test_genre_counts_most_artists_first(warehouse: SqlWarehouse) -> None:
     assert warehouse.genre_counts(1) == [("rock", 3)]
 
 
-def _migrate_when_all_are_ready(url: str, ready: Any, revisions: Any) -> None:
+def _migrated_revision(url: str) -> str | None:
     with SqlWarehouse(url) as warehouse:
-        ready.wait()
         warehouse.migrate()
-        revisions.put(warehouse.schema_revision())
+        return warehouse.schema_revision()
 
 
 def test_concurrent_first_migrations_all_succeed(fresh_url: str) -> None:
     # Dagster's backfill launches several runs on a new warehouse at once; each migrates it.
-    writers = 4
-    context = multiprocessing.get_context("spawn")
-    ready, revisions = context.Barrier(writers), context.Queue()
-    processes = [
-        context.Process(target=_migrate_when_all_are_ready, args=(fresh_url, ready, revisions))
-        for _ in range(writers)
-    ]
-    for process in processes:
-        process.start()
-    for process in processes:
-        process.join(timeout=120)
-    assert [process.exitcode for process in processes] == [0] * writers
-    assert sorted(revisions.get(timeout=5) for _ in range(writers)) == ["0002"] * writers
+    assert at_once(_migrated_revision, fresh_url) == ["0002"] * 4
     with migration_context(fresh_url) as migrations:
         assert compare_metadata(migrations, metadata) == []
