@@ -185,7 +185,7 @@ def _write(lake: IcebergLake, dt: date, dataset: Dataset, frame: DataFrame) -> p
         ),
     ).parquet(spark_path(directory))
 
-    fs, path = lake.store.arrow_fs, _fs_path(directory)
+    fs, path = lake.store.arrow_fs, lake.store.path_of(directory)
     rows, written = [], []
     for name in lake.store.names(path):
         part = pq.read_table(f"{path}/{name}", filesystem=fs) if name.endswith(".parquet") else None
@@ -244,11 +244,6 @@ def _replace_files(lake: IcebergLake, dataset: Dataset, dt: date, urls: list[str
                     )
 
     retry_races(f"{dataset.name} (Spark's files for dt {dt})", once)
-
-
-def _fs_path(url: str) -> str:
-    """A table location as the lake's filesystem names it."""
-    return url.removeprefix("file://").removeprefix("s3://")
 
 
 @contextmanager

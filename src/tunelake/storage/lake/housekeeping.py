@@ -113,10 +113,10 @@ def _remove_orphans(lake: IcebergLake, table: Table, older_than: datetime) -> tu
         for manifest in snapshot.manifests(table.io):
             keep.add(manifest.manifest_path)
             keep.update(e.data_file.file_path for e in manifest.fetch_manifest_entry(table.io))
-    keep_paths = {_path(p) for p in keep}
+    keep_paths = {lake.store.path_of(p) for p in keep}
     removed, size = 0, 0
     try:
-        listed = fs.find(_path(table.location()), detail=True)
+        listed = fs.find(lake.store.path_of(table.location()), detail=True)
     except FileNotFoundError:
         return 0, 0
     orphans = [
@@ -129,11 +129,6 @@ def _remove_orphans(lake: IcebergLake, table: Table, older_than: datetime) -> tu
         removed += 1
         size += int(entry.get("size") or 0)
     return removed, size
-
-
-def _path(url: str) -> str:
-    """A file's location as the lake's fsspec filesystem names it."""
-    return url.removeprefix("file://").removeprefix("s3://")
 
 
 def _modified(entry: dict[str, Any]) -> datetime:

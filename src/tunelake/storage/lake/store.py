@@ -61,6 +61,11 @@ class Store:
     def url_of(self, path: str) -> str:
         return path if self.is_local else S3_SCHEME + path
 
+    @staticmethod
+    def path_of(url: str) -> str:
+        """A location as Iceberg records it (file://… or s3://…), as the filesystems name it."""
+        return url.removeprefix("file://").removeprefix(S3_SCHEME)
+
     @contextmanager
     def writer(self, path: str) -> Iterator[IO[bytes]]:
         """A file that appears at path whole when the block ends, and not at all on error."""
