@@ -165,23 +165,49 @@ def failure_summary(failure: StepFailed) -> str:
 
 
 def request_ingest(
-    settings: Settings, queries: Sequence[str], *, source: str
+    settings: Settings, queries: Sequence[str], *, source: str, review: bool = False
 ) -> list[IngestRequest]:
     """Queue ingest requests for artist names or ids, without running anything. Idempotent
     per normalised name: a query pending already (in any case or spacing) is not queued
-    again, and its existing request is returned. `source` says who asked (cli, api, chat)."""
+    again, and its existing request is returned. `source` says who asked (cli, api, chat);
+    `review`: the request waits for `approve_ingest` before the automation sees it."""
     wanted = [q.strip() for q in queries]
     if not wanted or not all(wanted):
         raise InputError("an ingest request needs a non-empty artist name or id")
+
+    def open_requests(warehouse: Warehouse) -> dict[str, dict[str, Any]]:
+        rows = warehouse.pending_ingest_requests()
+        rows += warehouse.read("ingest_requests", {"status": "review"}).to_pylist()
+        return {normalise_name(r["query"]): r for r in rows}
+
     with open_resources(settings) as res:
-        pending = {normalise_name(r["query"]): r for r in res.warehouse.pending_ingest_requests()}
+        pending = open_requests(res.warehouse)
         new = [q for q in dict.fromkeys(wanted) if normalise_name(q) not in pending]
         if new:
-            res.warehouse.add_ingest_requests(new, source=source)
-            pending = {
-                normalise_name(r["query"]): r for r in res.warehouse.pending_ingest_requests()
-            }
+            status = "review" if review else "pending"
+            res.warehouse.add_ingest_requests(new, source=source, status=status)
+            pending = open_requests(res.warehouse)
     return [IngestRequest.model_validate(pending[normalise_name(q)]) for q in dict.fromkeys(wanted)]
+
+
+def approve_ingest(settings: Settings, request_id: int) -> IngestRequest:
+    """Let a request that waits for review join the queue (approving a pending one again
+    changes nothing); a request already resolved cannot be approved."""
+    with open_resources(settings) as res:
+        res.warehouse.approve_ingest_request(request_id)
+        found = ingest_request(settings, request_id, warehouse=res.warehouse)
+    if found.status != "pending":
+        raise InputError(f"ingest request {request_id} is {found.status}: nothing to approve")
+    return found
+
+
+def ingest_requests(
+    settings: Settings, status: str, *, warehouse: Warehouse | None = None
+) -> list[IngestRequest]:
+    """The ingest requests in one state, oldest first (e.g. those waiting for review)."""
+    with _given_or(warehouse, lambda: reading_warehouse(settings)) as warehouse:
+        rows = warehouse.read("ingest_requests", {"status": status}).to_pylist()
+    return [IngestRequest.model_validate(r) for r in rows]
 
 
 def ingest(

@@ -125,6 +125,26 @@ class Settings(BaseSettings):
     """Read endpoints answer anyone; False: they ask for the token too."""
     api_cors_origins: tuple[str, ...] = ()
     """Origins a browser may call the API from (CORS); none by default."""
+    public_base_url: str | None = Field(None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+    """The service's address as the outside world reaches it (links in chatbot cards);
+    None: the address the request came in on."""
+    chat_ingests: Literal["off", "queue", "review"] = "review"
+    """What the chatbot does with an artist it does not know: nothing, queue an ingest
+    request, or queue one that waits for approval (`POST /ingest-requests/{id}/approval`)."""
+    chat_ingests_per_user: int = Field(3, ge=0)
+    """Chat-initiated ingest requests one chat user may queue per hour."""
+    chat_ingests_per_hour: int = Field(30, ge=0)
+    """Chat-initiated ingest requests all users together may queue per hour."""
+
+    @field_validator("api_token", mode="before")
+    @classmethod
+    def _blank_token_is_none(cls, token: object) -> object:
+        """`TUNELAKE_API_TOKEN=""` is no token (every write refused), not the empty token."""
+        if isinstance(token, str) and not token.strip():
+            return None
+        if isinstance(token, SecretStr) and not token.get_secret_value().strip():
+            return None
+        return token
 
     # derived locations -------------------------------------------------------------------
     @property

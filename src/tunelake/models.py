@@ -130,7 +130,7 @@ class IngestRequest(Record):
     query: str
     source: str
     status: str
-    """pending, done, ambiguous, not_found or failed."""
+    """pending, review (waits for approval), done, ambiguous, not_found or failed."""
     artist_id: str | None = None
     detail: str | None = None
     created_at: datetime

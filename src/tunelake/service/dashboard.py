@@ -5,19 +5,20 @@ offline with no JavaScript at all."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path as Path_
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from markupsafe import Markup
 
 from tunelake import app as use_cases
 from tunelake import charts
 from tunelake.errors import InputError, NotFound
-from tunelake.render import render
+from tunelake.render import path_segment, render
 from tunelake.report import genre_chart
-from tunelake.service.routes import MAX_LENGTH, MAX_OFFSET, Svc
-from tunelake.service.security import Guard
+from tunelake.service.routes import MAX_LENGTH, MAX_OFFSET, Svc, public_view
+from tunelake.service.security import Authenticated, Guard
 from tunelake.service.state import NothingPublished
 
 PAGE_SIZE = 25
@@ -49,6 +50,9 @@ def _rejects_chart(rejects: list[use_cases.RejectCount]) -> Markup | None:
     return charts.bars(
         labels, [r.rows for r in shown], title="Quarantined rows by reason", xlabel="rows"
     )
+
+
+RunId = Annotated[str, Path(min_length=1, max_length=MAX_LENGTH)]
 
 
 def router(read: Guard) -> APIRouter:
@@ -121,5 +125,29 @@ def router(read: Guard) -> APIRouter:
             }
 
         return show("dashboard/quality.html", build)
+
+    @ui.get("/dashboard/runs/{run_id}", response_class=HTMLResponse)
+    def run(svc: Svc, run_id: RunId, full: Authenticated) -> HTMLResponse:
+        def build() -> dict[str, Any]:
+            found = use_cases.run_quality(svc.settings, run_id, warehouse=svc.warehouse())
+            record = found.run if full else public_view(found.run)
+            report = None
+            if full and "report" in found.run.outputs:
+                report = f"/dashboard/runs/{path_segment(run_id)}/report"
+            written = bool(found.run.outputs.get("report"))
+            return {"run": record, "rejects": found.rejects, "report": report, "written": written}
+
+        return show("dashboard/run.html", build)
+
+    @ui.get("/dashboard/runs/{run_id}/report")
+    def report(svc: Svc, run_id: RunId, full: Authenticated) -> Response:
+        """The HTML report the run wrote; it names paths on the server: token holders only."""
+        if not full:
+            return _message("Not shown", "the report is shown to callers with the API token", 401)
+        record = use_cases.run_detail(svc.settings, run_id, warehouse=svc.warehouse())
+        where = record.outputs.get("report")
+        if not where or not Path_(where).is_file():
+            return _message("Not found", f"run {run_id} has no report on this server", 404)
+        return FileResponse(where, media_type="text/html")
 
     return ui

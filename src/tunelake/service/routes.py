@@ -5,17 +5,18 @@ constants, so the OpenAPI document states the same bounds the use cases enforce.
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 import structlog
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field, TypeAdapter
 
 from tunelake import app as use_cases
 from tunelake.models import ArtistDocument, IngestRequest, RelatedArtist, TrackSummary
 from tunelake.observability import RunRecord
 from tunelake.service.problems import PROBLEMS
-from tunelake.service.security import Guard
+from tunelake.service.security import Authenticated, Guard, authenticating_first
 from tunelake.service.state import Service
 
 log = structlog.get_logger("tunelake.service")
@@ -29,8 +30,20 @@ _NEIGHBOURS = TypeAdapter(Neighbours)
 ArtistId = Annotated[str, Path(min_length=1, max_length=MAX_LENGTH)]
 
 
+# One rule for a name, stated in the schema so that clients and schema-driven tests see it:
+# at least one character that is neither whitespace nor a control character, and no control
+# characters at all (a NUL would reach the warehouse and every later lookup).
+_CONTROL = r"\x00-\x1f\x7f-\x9f"
+NAME_PATTERN = rf"^[^{_CONTROL}]*[^\s{_CONTROL}][^{_CONTROL}]*$"
+
+
 class IngestAsk(BaseModel):
-    artist: str = Field(min_length=1, max_length=MAX_LENGTH, description="A name or an id")
+    artist: str = Field(
+        min_length=1,
+        max_length=MAX_LENGTH,
+        pattern=NAME_PATTERN,
+        description="A name or an id: not blank, no control characters",
+    )
 
 
 class CheckOut(BaseModel):
@@ -56,9 +69,30 @@ async def service(request: Request) -> Service:  # async: no thread-pool hop
 Svc = Annotated[Service, Depends(service)]
 
 
+def public_view(record: RunRecord) -> RunRecord:
+    """A run as anyone may see it: no process id, host name, data paths or dump path."""
+    source = record.source.split(":", 1)[0] if record.source else record.source
+    return record.model_copy(update={"pid": None, "host": None, "outputs": {}, "source": source})
+
+
+def _wants_html(accept: str | None) -> bool:
+    """Whether the client prefers an HTML page to JSON (a browser does; `*/*` does not)."""
+    weights: dict[str, float] = {}
+    for part in (accept or "").split(","):
+        kind, *params = (p.strip() for p in part.split(";"))
+        q = next((p[2:] for p in params if p.startswith("q=")), "1")
+        try:
+            weights[kind.lower()] = float(q)
+        except ValueError:
+            continue
+    return weights.get("text/html", 0) > weights.get("application/json", 0)
+
+
 def router(read: Guard, write: Guard) -> APIRouter:
     api = APIRouter(responses=PROBLEMS)
     reads, writes = [Depends(read)], [Depends(write)]
+    # writes authenticate before their body is read (see security.authenticating_first)
+    write_api = APIRouter(route_class=authenticating_first(write))
 
     @api.get("/artists", dependencies=reads, tags=["artists"])
     def search_artists(
@@ -96,13 +130,34 @@ def router(read: Guard, write: Guard) -> APIRouter:
         # validated by the use case already: serialised once, not validated again by FastAPI
         return Response(_NEIGHBOURS.dump_json(neighbours), media_type="application/json")
 
-    @api.post("/ingest-requests", status_code=202, dependencies=writes, tags=["ingest requests"])
+    @write_api.post(
+        "/ingest-requests", status_code=202, dependencies=writes, tags=["ingest requests"]
+    )
     def ask_for_ingest(svc: Svc, ask: IngestAsk, response: Response) -> IngestRequest:
         """Queue an artist for the next run (idempotent per normalised name: asking again
         while it is pending returns the same request)."""
         (queued,) = use_cases.request_ingest(svc.settings, [ask.artist], source="api")
         response.headers["Location"] = f"/ingest-requests/{queued.request_id}"
         return queued
+
+    @write_api.post(
+        "/ingest-requests/{request_id}/approval", dependencies=writes, tags=["ingest requests"]
+    )
+    def approve_ingest(
+        svc: Svc, request_id: Annotated[int, Path(ge=1, le=MAX_ID)]
+    ) -> IngestRequest:
+        """Let a request waiting for review (asked for in the chat, see
+        TUNELAKE_CHAT_INGESTS) join the queue of the next run."""
+        return use_cases.approve_ingest(svc.settings, request_id)
+
+    api.include_router(write_api)
+
+    @api.get("/ingest-requests", dependencies=writes, tags=["ingest requests"])
+    def ingest_requests(
+        svc: Svc, status: Literal["review", "pending"] = "review"
+    ) -> list[IngestRequest]:
+        """The requests waiting for review (or pending), oldest first."""
+        return use_cases.ingest_requests(svc.settings, status, warehouse=svc.warehouse())
 
     @api.get("/ingest-requests/{request_id}", dependencies=reads, tags=["ingest requests"])
     def ingest_request(
@@ -112,16 +167,33 @@ def router(read: Guard, write: Guard) -> APIRouter:
 
     @api.get("/runs", dependencies=reads, tags=["runs"])
     def runs(
-        svc: Svc, limit: Annotated[int, Query(ge=1, le=use_cases.MAX_PAGE_SIZE)] = 20
+        svc: Svc,
+        full: Authenticated,
+        limit: Annotated[int, Query(ge=1, le=use_cases.MAX_PAGE_SIZE)] = 20,
     ) -> list[RunRecord]:
-        return use_cases.recent_runs(svc.settings, limit, warehouse=svc.warehouse())
+        """The newest runs; process ids, hosts and paths for a caller with the token only."""
+        found = use_cases.recent_runs(svc.settings, limit, warehouse=svc.warehouse())
+        return found if full else [public_view(r) for r in found]
 
-    @api.get("/runs/{run_id}", dependencies=reads, tags=["runs"])
+    @api.get(
+        "/runs/{run_id}",
+        dependencies=reads,
+        tags=["runs"],
+        response_model=use_cases.RunQuality,
+        responses={303: {"description": "A browser (Accept: text/html) goes to the run's page"}},
+    )
     def run(
-        svc: Svc, run_id: Annotated[str, Path(min_length=1, max_length=MAX_LENGTH)]
-    ) -> use_cases.RunQuality:
-        """A run's steps and counts, and its dt's quarantined rows by reason."""
-        return use_cases.run_quality(svc.settings, run_id, warehouse=svc.warehouse())
+        svc: Svc,
+        full: Authenticated,
+        run_id: Annotated[str, Path(min_length=1, max_length=MAX_LENGTH)],
+        accept: Annotated[str | None, Header(include_in_schema=False)] = None,
+    ) -> Response | use_cases.RunQuality:
+        """A run's steps and counts, and its dt's quarantined rows by reason (JSON; a
+        browser is sent to the run's page on the dashboard)."""
+        if _wants_html(accept):
+            return RedirectResponse(f"/dashboard/runs/{quote(run_id, safe='')}", 303)
+        found = use_cases.run_quality(svc.settings, run_id, warehouse=svc.warehouse())
+        return found if full else found.model_copy(update={"run": public_view(found.run)})
 
     @api.get(
         "/health",

@@ -58,15 +58,20 @@ class Warehouse(Protocol):
     ) -> tuple[list[dict[str, Any]], int]:
         """One page of the artists whose name contains `text` (case-insensitive for ASCII
         everywhere, and for every script where the database folds case), ordered by name then
-        id: dicts of artist_id, name, popularity, followers, image_url; and how many match in
-        all. `%` and `_` in text match themselves."""
+        id: dicts of artist_id, name, popularity, followers, image_url, genres (a sorted list);
+        and how many match in all. `%` and `_` in text match themselves."""
 
     def genre_counts(self, limit: int) -> list[tuple[str, int]]:
         """The `limit` genres with the most artists, most first, ties by genre."""
 
-    def add_ingest_requests(self, queries: Sequence[str], source: str) -> int:
-        """Queue ingest requests (artist names or ids); a query already pending is not
-        queued twice. Returns how many were added."""
+    def add_ingest_requests(
+        self, queries: Sequence[str], source: str, status: str = "pending"
+    ) -> int:
+        """Queue ingest requests (artist names or ids), `pending` or waiting for `review`; a
+        query already pending or in review is not queued twice. Returns how many were added."""
+
+    def approve_ingest_request(self, request_id: int) -> bool:
+        """Move a request from `review` to `pending`; False when it is not in review."""
 
     def pending_ingest_requests(self) -> list[dict[str, Any]]:
         """Pending requests, oldest first: dicts of request_id, query, source, status,

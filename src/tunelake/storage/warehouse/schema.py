@@ -32,8 +32,10 @@ MYSQL_OPTIONS: dict[str, Any] = {
     "mysql_collate": "utf8mb4_bin",
 }
 
-#: The ingest request states; `pending` is the queue.
-INGEST_STATUSES = ("pending", "done", "ambiguous", "not_found", "failed")
+#: The ingest request states; `pending` is the queue, `review` waits for approval to join it.
+INGEST_STATUSES = ("pending", "done", "ambiguous", "not_found", "failed", "review")
+#: The states of a request not resolved yet: a query in one of them is not queued again.
+OPEN_INGEST_STATUSES = ("pending", "review")
 
 metadata = sa.MetaData()
 

@@ -22,6 +22,7 @@ from tunelake.storage.warehouse.rows import genre_rows, prepare, to_arrow, to_db
 from tunelake.storage.warehouse.schema import (
     BULK_TABLES,
     INGEST_STATUSES,
+    OPEN_INGEST_STATUSES,
     artist_genres,
     artists,
     ingest_requests,
@@ -156,7 +157,17 @@ class SqlWarehouse:
         with self._begin() as conn:
             total = int(conn.execute(sa.select(sa.func.count()).where(match)).scalar_one())
             rows = [dict(r._mapping) for r in conn.execute(page)] if total > offset else []
-        return rows, total
+            g = artist_genres
+            of_page = (
+                sa.select(g.c.artist_id, g.c.genre)
+                .where(g.c.artist_id.in_([r["artist_id"] for r in rows]))
+                .order_by(g.c.artist_id, g.c.genre)
+            )
+            genres: dict[str, list[str]] = {}
+            for artist_id, genre in conn.execute(of_page) if rows else ():
+                genres.setdefault(artist_id, []).append(genre)
+        # as the serving documents have them: no genre rows is an empty list
+        return [{**r, "genres": genres.get(r["artist_id"], [])} for r in rows], total
 
     def genre_counts(self, limit: int) -> list[tuple[str, int]]:
         t = artist_genres
@@ -168,7 +179,11 @@ class SqlWarehouse:
             return [(genre, int(count)) for genre, count in conn.execute(stmt)]
 
     # ingest requests ---------------------------------------------------------------------
-    def add_ingest_requests(self, queries: Sequence[str], source: str) -> int:
+    def add_ingest_requests(
+        self, queries: Sequence[str], source: str, status: str = "pending"
+    ) -> int:
+        if status not in OPEN_INGEST_STATUSES:
+            raise ValueError(f"a new ingest request is one of {OPEN_INGEST_STATUSES}, not {status}")
         if isinstance(queries, str):
             raise ValueError("queries must be a list of names or ids, not one string")
         wanted = list(dict.fromkeys(q.strip() for q in queries))
@@ -183,12 +198,11 @@ class SqlWarehouse:
             raise ValueError(f"ingest request queries over {limit} characters: {too_long[:3]}")
 
         def work(conn: sa.Connection) -> int:
-            pending = set(conn.scalars(sa.select(t.c.query).where(t.c.status == "pending")))
+            open_ = sa.select(t.c.query).where(t.c.status.in_(OPEN_INGEST_STATUSES))
+            pending = set(conn.scalars(open_))
             new = [q for q in wanted if q not in pending]
             if new:
-                stmt = sa.insert(t).values(
-                    status="pending", created_at=utcnow(), updated_at=utcnow()
-                )
+                stmt = sa.insert(t).values(status=status, created_at=utcnow(), updated_at=utcnow())
                 conn.execute(stmt, [{"query": q, "source": source} for q in new])
             return len(new)
 
@@ -198,10 +212,19 @@ class SqlWarehouse:
         """Pending requests, oldest first, each a dict of the ingest_requests columns."""
         return self.read("ingest_requests", {"status": "pending"}).to_pylist()
 
+    def approve_ingest_request(self, request_id: int) -> bool:
+        t = ingest_requests
+        stmt = (
+            sa.update(t)
+            .where(t.c.request_id == request_id, t.c.status == "review")
+            .values(status="pending", updated_at=utcnow())
+        )
+        return bool(self._transact(lambda conn: conn.execute(stmt).rowcount))
+
     def resolve_ingest_request(
         self, request_id: int, status: str, artist_id: str | None, detail: str | None
     ) -> None:
-        outcomes = [s for s in INGEST_STATUSES if s != "pending"]
+        outcomes = [s for s in INGEST_STATUSES if s not in OPEN_INGEST_STATUSES]
         if status not in outcomes:
             raise ValueError(f"ingest request status must be one of {outcomes}, not {status!r}")
         t = ingest_requests
