@@ -2,16 +2,38 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
-from pydantic import SecretStr
+from pydantic import SecretStr, ValidationError
 
 from tunelake.cli.common import errors, out
+from tunelake.errors import InputError
+from tunelake.observability import configure_logging
 
 app = typer.Typer(
     help="The built-in offline Spotify-compatible catalog server.", no_args_is_help=True
 )
+
+
+# the options whose names are not their field's
+_OPTION_OF = {"n_artists": "--artists", "profile": "--api-profile"}
+
+
+@contextmanager
+def _named_by_option() -> Iterator[None]:
+    """A value out of its range (e.g. a fraction above 1): one line naming its option."""
+    try:
+        yield
+    except ValidationError as exc:
+        said = "; ".join(
+            f"{_OPTION_OF.get(str(e['loc'][-1]), '--' + str(e['loc'][-1]).replace('_', '-'))}: "
+            f"{e['msg']}"
+            for e in exc.errors()
+        )
+        raise InputError(f"catalog serve: {said}") from None
 
 
 @app.command("serve")
@@ -51,7 +73,8 @@ def catalog_serve(
     from tunelake.sources.catalog.options import CatalogOptions, FaultOptions
     from tunelake.sources.catalog.server import serve
 
-    with errors():
+    configure_logging(None)  # structlog's default would print a failure's locals
+    with errors(), _named_by_option():
         options = CatalogOptions(
             seed=seed,
             n_artists=artists,
@@ -79,4 +102,5 @@ def catalog_serve(
             highlight=False,
         )
 
-    serve(options, host=host, port=port, on_ready=ready)
+    with errors():  # a port out of range or in use, an address not this machine's
+        serve(options, host=host, port=port, on_ready=ready)
