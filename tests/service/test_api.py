@@ -229,3 +229,91 @@ def test_a_fresh_data_directory_answers_503_saying_nothing_ran(tmp_path: Path) -
     assert str(tmp_path) not in answer.text and str(tmp_path) not in page.text
     assert page.status_code == 503 and "tunelake run" in page.text
     assert not (tmp_path / "empty").exists()  # reading created nothing
+
+
+def test_search_shows_each_artists_genres_as_its_document_does(client: httpx.Client) -> None:
+    found = client.get("/artists", params={"q": "a", "limit": 20}).json()["items"]
+    assert any(a["genres"] for a in found)
+    for artist in found:
+        document = client.get(f"/artists/{artist['artist_id']}").json()
+        assert artist["genres"] == sorted(document["genres"]), artist["name"]
+
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+PRIVATE = {"pid", "host"}
+
+
+def test_runs_show_processes_and_paths_to_token_holders_only(client: httpx.Client) -> None:
+    public = client.get("/runs").json()
+    full = client.get("/runs", headers=AUTH).json()
+    assert [r["run_id"] for r in public] == [r["run_id"] for r in full]
+    for shown in public:
+        assert all(shown[k] is None for k in PRIVATE) and shown["outputs"] == {}
+    assert public[0]["source"] == "file"  # the dump run: which kind of source, not its path
+    assert all(isinstance(r["pid"], int) and r["host"] for r in full)
+    assert full[0]["source"].startswith("file:/") and full[0]["outputs"]["report"]
+    run_id = public[0]["run_id"]
+    detail = client.get(f"/runs/{run_id}").json()["run"]
+    assert all(detail[k] is None for k in PRIVATE) and detail["outputs"] == {}
+    assert client.get(f"/runs/{run_id}", headers=AUTH).json()["run"]["pid"] == full[0]["pid"]
+    assert full[0]["outputs"]["report"] not in client.get("/runs").text
+
+
+@pytest.mark.parametrize(
+    "name", ["", " ", "\t\n", "\u3000", "\u0000", "Sig\u0000ur", "Blur\u001b[31m", "\u0085"]
+)
+def test_an_ingest_name_that_is_blank_or_holds_control_characters_is_422(
+    client: httpx.Client, name: str
+) -> None:
+    answer = client.post("/ingest-requests", json={"artist": name}, headers=AUTH)
+    assert answer.status_code == 422 and answer.headers["content-type"] == PROBLEM
+    assert answer.json()["detail"].startswith("body.artist: String should")
+
+
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        (b"{not json", {"Content-Type": "application/json"}),
+        (b'{"artist": ""}', {"Content-Type": "application/json"}),
+        (b"[]", {"Content-Type": "application/json"}),
+        (b"artist=x", {"Content-Type": "application/x-www-form-urlencoded"}),
+        (b"{not json", {"Content-Type": "application/json", "Authorization": "Bearer wrong"}),
+    ],
+)
+def test_a_write_authenticates_before_it_reads_the_body(
+    client: httpx.Client, body: bytes, headers: dict[str, str]
+) -> None:
+    answer = client.post("/ingest-requests", content=body, headers=headers)
+    assert answer.status_code == 401 and answer.headers["www-authenticate"] == "Bearer"
+    assert answer.headers["content-type"] == PROBLEM
+    # with the token, the same body is judged on what it holds
+    judged = client.post("/ingest-requests", content=body, headers={**headers, **AUTH})
+    assert judged.status_code in (400, 422)
+
+
+BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+def test_a_browser_opening_a_run_gets_its_page(client: httpx.Client) -> None:
+    run_id = client.get("/runs").json()[0]["run_id"]  # the dump run, one row in quarantine
+    sent = client.get(f"/runs/{run_id}", headers=BROWSER)
+    assert sent.status_code == 303 and sent.headers["location"] == f"/dashboard/runs/{run_id}"
+    page = client.get(sent.headers["location"], headers=BROWSER)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    html = page.text
+    assert f"Run {run_id}" in html and "<td>validate</td>" in html  # the steps table
+    assert "audio_features" in html and "danceability" in html  # quarantine by reason
+    assert 'id="report"' not in html and "callers with the API token" in html
+    for accept in ("application/json", "*/*", "text/html;q=0.5, application/json"):
+        answer = client.get(f"/runs/{run_id}", headers={"Accept": accept})
+        assert answer.json()["run"]["run_id"] == run_id, accept
+
+
+def test_the_run_report_is_linked_for_token_holders(client: httpx.Client) -> None:
+    run_id = client.get("/runs").json()[0]["run_id"]
+    page = client.get(f"/dashboard/runs/{run_id}", headers=AUTH).text
+    assert f'href="/dashboard/runs/{run_id}/report"' in page
+    report = client.get(f"/dashboard/runs/{run_id}/report", headers=AUTH)
+    assert report.status_code == 200 and f"tunelake run {run_id}" in report.text
+    assert client.get(f"/dashboard/runs/{run_id}/report").status_code == 401
+    assert client.get("/dashboard/runs/no-such-run").status_code == 404

@@ -89,3 +89,17 @@ def test_no_secret_reaches_a_client_or_the_log(published: Path, tmp_path: Path) 
 @pytest.mark.parametrize("path", ["/openapi.json", "/metrics", "/health", "/ping"])
 def test_operations_endpoints_answer(client: httpx.Client, path: str) -> None:
     assert client.get(path).status_code == 200
+
+
+@pytest.mark.parametrize("empty", ["", "   "])
+def test_an_empty_token_in_the_environment_is_no_token(
+    published: Path, monkeypatch: pytest.MonkeyPatch, empty: str
+) -> None:
+    monkeypatch.setenv("TUNELAKE_API_TOKEN", empty)
+    settings = settings_of(published)
+    assert settings.api_token is None
+    with running(settings) as client:
+        for headers in ({}, {"Authorization": "Bearer"}, {"Authorization": "Bearer x"}):
+            answer = client.post("/ingest-requests", json=ASK, headers=headers)
+            assert answer.status_code == 401, headers
+            assert "no API token" in answer.json()["detail"]
