@@ -144,7 +144,7 @@ def test_an_unknown_artist_waits_for_review_then_approval_queues_it(
     assert requests_for(published, "Nobody We Know") == [("chat", "review")]
     (waiting,) = [
         r
-        for r in client.get("/ingest-requests", headers=AUTH).json()
+        for r in client.get("/ingest-requests/in-review", headers=AUTH).json()
         if r["query"] == "Nobody We Know"
     ]
     approval = f"/ingest-requests/{waiting['request_id']}/approval"
@@ -159,7 +159,7 @@ def test_an_unknown_artist_waits_for_review_then_approval_queues_it(
 
 def test_approving_what_is_not_waiting_is_refused(client: httpx.Client) -> None:
     assert client.post("/ingest-requests/999999/approval", headers=AUTH).status_code == 404
-    assert client.get("/ingest-requests").status_code == 401  # the queue is not public
+    assert client.get("/ingest-requests/in-review").status_code == 401  # not public
 
 
 @pytest.mark.parametrize(("mode", "status"), [("queue", "pending"), ("off", None)])

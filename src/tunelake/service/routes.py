@@ -152,12 +152,12 @@ def router(read: Guard, write: Guard) -> APIRouter:
 
     api.include_router(write_api)
 
-    @api.get("/ingest-requests", dependencies=writes, tags=["ingest requests"])
-    def ingest_requests(
-        svc: Svc, status: Literal["review", "pending"] = "review"
-    ) -> list[IngestRequest]:
-        """The requests waiting for review (or pending), oldest first."""
-        return use_cases.ingest_requests(svc.settings, status, warehouse=svc.warehouse())
+    # before /ingest-requests/{request_id}, which would take its path for an id
+    @api.get("/ingest-requests/in-review", dependencies=writes, tags=["ingest requests"])
+    def in_review(svc: Svc) -> list[IngestRequest]:
+        """The requests waiting for approval, oldest first (token holders only: they are
+        what chat users typed)."""
+        return use_cases.ingest_requests(svc.settings, "review", warehouse=svc.warehouse())
 
     @api.get("/ingest-requests/{request_id}", dependencies=reads, tags=["ingest requests"])
     def ingest_request(
