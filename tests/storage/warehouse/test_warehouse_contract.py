@@ -324,6 +324,24 @@ def test_ingest_request_queue(warehouse: SqlWarehouse) -> None:
         warehouse.resolve_ingest_request(first, "pending", None, None)
 
 
+def test_an_ingest_request_in_review_joins_the_queue_when_approved(
+    warehouse: SqlWarehouse,
+) -> None:
+    assert warehouse.add_ingest_requests(["Sigur Rós"], source="chat", status="review") == 1
+    # in review, it is not queued again, and not pending yet
+    assert warehouse.add_ingest_requests(["Sigur Rós"], source="api") == 0
+    assert warehouse.pending_ingest_requests() == []
+    [waiting] = stored(warehouse, "ingest_requests", status="review")
+    assert warehouse.approve_ingest_request(waiting["request_id"]) is True
+    assert [r["query"] for r in warehouse.pending_ingest_requests()] == ["Sigur Rós"]
+    assert warehouse.approve_ingest_request(waiting["request_id"]) is False  # not in review
+    assert warehouse.approve_ingest_request(10**9) is False
+    with pytest.raises(ValueError, match="a new ingest request is one of"):
+        warehouse.add_ingest_requests(["Blur"], source="api", status="done")
+    with pytest.raises(ValueError, match="status must be one of"):
+        warehouse.resolve_ingest_request(waiting["request_id"], "review", None, None)
+
+
 # run records ------------------------------------------------------------------------------
 def test_run_records(warehouse: SqlWarehouse) -> None:
     start = datetime(2026, 11, 26, 8, 0, 0, 123456, tzinfo=UTC)
@@ -435,12 +453,24 @@ SEARCHABLE = ["Sigur Rós", "sigurd", "The Sigurs", "x_y%z", "블랙핑크", "Bl
 
 def test_search_artists_pages_through_names_containing_the_text(warehouse: SqlWarehouse) -> None:
     ids = [f"s{i}" for i in range(len(SEARCHABLE))]
-    warehouse.upsert("artists", pa.table({"artist_id": ids, "name": SEARCHABLE}))
+    genres = [["post-rock", "icelandic"], None, [], None, None, None]
+    warehouse.upsert(
+        "artists",
+        pa.table(
+            {"artist_id": ids, "name": SEARCHABLE, "genres": pa.array(genres, pa.list_(pa.string()))}
+        ),
+    )
 
     rows, total = warehouse.search_artists("SIGUR", 10, 0)
 
     assert total == 3 and {r["name"] for r in rows} == {"Sigur Rós", "sigurd", "The Sigurs"}
-    assert set(rows[0]) == {"artist_id", "name", "popularity", "followers", "image_url"}
+    assert set(rows[0]) == {"artist_id", "name", "popularity", "followers", "image_url", "genres"}
+    # each artist's genres, sorted, as its serving document has them (none: an empty list)
+    assert {r["name"]: r["genres"] for r in rows} == {
+        "Sigur Rós": ["icelandic", "post-rock"],
+        "sigurd": [],
+        "The Sigurs": [],
+    }
     # pages are slices of one order, whatever the backend's collation makes of it
     paged = [r for offset in (0, 2) for r in warehouse.search_artists("sigur", 2, offset)[0]]
     assert paged == rows
