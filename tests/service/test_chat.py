@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.service.conftest import TOKEN, running, settings_of
+from tunelake.config import ConfigError
 from tunelake.pipeline.resources import reading_warehouse
 from tunelake.service.chat import artist_named, label
 
@@ -244,3 +245,9 @@ def test_a_malformed_request_gets_a_skill_response(client: httpx.Client, body: b
 )
 def test_the_artist_is_read_out_of_the_utterance(utterance: str, name: str) -> None:
     assert artist_named(utterance) == name
+
+
+@pytest.mark.parametrize("url", ["not a url", "ftp://tunes.example.org", "https://", "https://a b"])
+def test_a_public_base_url_is_an_http_url(url: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="public_base_url"):
+        settings_of(tmp_path, public_base_url=url)

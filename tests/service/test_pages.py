@@ -52,3 +52,14 @@ def test_the_overview_escapes_run_errors_and_the_search_box_keeps_the_query() ->
     assert "<script>" not in search
     box = next(attrs for tag, attrs in Page(search).tags if tag == "input")
     assert box["value"] == NASTY
+
+
+def test_the_run_page_escapes_errors_and_quotes_the_run_id() -> None:
+    run = RunRecord(run_id="r/../<1>", dt=date(2026, 11, 26), status="failed", error=NASTY)
+    reject = use_cases.RejectCount(dataset="tracks", dt=run.dt, reason=NASTY, rows=2)
+    html = render("dashboard/run.html", run=run, rejects=[reject], report=None, written=True)
+    page = Page(html)
+    assert "<script>" not in html and NASTY in page.text
+    links = [attrs["href"] for tag, attrs in page.tags if tag == "a" and "/runs/" in attrs["href"]]
+    assert links == ["/runs/r%2F..%2F%3C1%3E"]
+    assert "callers with the API token" in html
