@@ -222,7 +222,11 @@ def answer(
         ]
         outputs.append({"carousel": {"type": "basicCard", "items": cards}})
     replies = [
-        {"label": label(r.name), "action": "message", "messageText": says["ask"].format(name=r.name)}
+        {
+            "label": label(r.name),
+            "action": "message",
+            "messageText": says["ask"].format(name=r.name),
+        }
         for r in neighbours[:QUICK_REPLIES]
     ]
     return {"version": "2.0", "template": {"outputs": outputs, "quickReplies": replies}}

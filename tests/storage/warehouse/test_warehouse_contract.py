@@ -457,7 +457,11 @@ def test_search_artists_pages_through_names_containing_the_text(warehouse: SqlWa
     warehouse.upsert(
         "artists",
         pa.table(
-            {"artist_id": ids, "name": SEARCHABLE, "genres": pa.array(genres, pa.list_(pa.string()))}
+            {
+                "artist_id": ids,
+                "name": SEARCHABLE,
+                "genres": pa.array(genres, pa.list_(pa.string())),
+            }
         ),
     )
 
