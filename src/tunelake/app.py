@@ -25,6 +25,12 @@ from pydantic import BaseModel, TypeAdapter
 from tunelake.config import Settings
 from tunelake.doctor import Check, diagnose
 from tunelake.errors import InputError, NotFound, is_expected
+from tunelake.listening import (  # the listening use cases live there; re-exported here
+    artist_plays,
+    listening,
+    publish_trending,
+    trending_artists,
+)
 from tunelake.models import Artist, ArtistDocument, IngestRequest, RelatedArtist, TrackSummary
 from tunelake.names import normalise_name
 from tunelake.observability import RunRecord, StepFailed, one_line, records_from_rows
@@ -54,6 +60,7 @@ __all__ = [
     "RunResult",
     "SqlResult",
     "artist",
+    "artist_plays",
     "artist_profile",
     "backfill",
     "doctor",
@@ -62,7 +69,9 @@ __all__ = [
     "health",
     "ingest",
     "ingest_request",
+    "listening",
     "overview",
+    "publish_trending",
     "recent_runs",
     "rejects",
     "request_ingest",
@@ -74,6 +83,7 @@ __all__ = [
     "similar_to",
     "sql",
     "top_tracks",
+    "trending_artists",
 ]
 
 T = TypeVar("T")

@@ -118,6 +118,16 @@ class Settings(BaseSettings):
             )
         return features
 
+    # listening (tunelake.listening): the trending rule of tunelake.engines.listening
+    trending_window_minutes: int = Field(60, ge=1)
+    """An artist trends on its plays in this last window ..."""
+    trending_baseline_hours: float = Field(168.0, gt=0)
+    """... against its usual plays per window over this long before it."""
+    trending_min_plays: int = Field(10, ge=1)
+    """Fewer plays than this in the window never trend."""
+    trending_top: int = Field(20, ge=1, le=100)
+    """How many trending artists are published."""
+
     # the service (`tunelake serve`)
     api_token: SecretStr | None = None
     """Bearer token the write endpoints ask for; none set: they refuse every caller."""

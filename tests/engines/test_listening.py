@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.plays_table import many, plays
-from tunelake.engines.listening import TrendingRule, per_artist, trending
+from tunelake.engines.listening import TrendingRule, per_artist, per_period, trending
 
 NOW = datetime(2026, 12, 5, 13, 30, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -79,3 +79,12 @@ def test_ties_and_the_top_bound() -> None:
 def test_no_plays_no_trends() -> None:
     assert trending(plays([]), NOW) == []
     assert per_artist(plays([]), "hour").num_rows == 0
+
+
+def test_plays_of_every_artist_per_hour() -> None:
+    at = datetime(2026, 12, 5, 9, 10, tzinfo=UTC)
+    table = plays(many("a", at, 2) + many("b", at, 3) + many("a", at + HOUR, 1))
+    assert per_period(table, "hour").to_pylist() == [
+        {"hour": datetime(2026, 12, 5, 9, tzinfo=UTC), "plays": 5},
+        {"hour": datetime(2026, 12, 5, 10, tzinfo=UTC), "plays": 1},
+    ]

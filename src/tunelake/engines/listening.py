@@ -52,14 +52,24 @@ class Trend:
 def per_artist(plays: pa.Table, grain: Grain) -> pa.Table:
     """Plays per artist per hour or day: columns artist_id, <grain> (the bucket's start,
     a UTC timestamp), plays; ordered by bucket, then artist_id."""
-    buckets = pc.floor_temporal(plays["ts"], unit=grain)
+    return _per_bucket(plays, grain, ["artist_id"])
+
+
+def per_period(plays: pa.Table, grain: Grain) -> pa.Table:
+    """Plays of every artist together per hour or day: columns <grain>, plays; by bucket."""
+    return _per_bucket(plays, grain, [])
+
+
+def _per_bucket(plays: pa.Table, grain: Grain, keys: list[str]) -> pa.Table:
+    columns = {key: plays[key] for key in keys}
+    columns[grain] = pc.floor_temporal(plays["ts"], unit=grain)
     counted = (
-        pa.table({"artist_id": plays["artist_id"], grain: buckets})
-        .group_by(["artist_id", grain])
+        pa.table(columns)
+        .group_by([*keys, grain])
         .aggregate([([], "count_all")])
-        .rename_columns(["artist_id", grain, "plays"])
+        .rename_columns([*keys, grain, "plays"])
     )
-    return counted.sort_by([(grain, "ascending"), ("artist_id", "ascending")])
+    return counted.sort_by([(grain, "ascending"), *((k, "ascending") for k in keys)])
 
 
 def total_per_artist(plays: pa.Table) -> dict[str, int]:
@@ -74,9 +84,7 @@ def trending(plays: pa.Table, now: datetime, rule: TrendingRule = TrendingRule()
     window_start = now - rule.window
     ts = plays["ts"]
     recent = plays.filter(pc.and_(pc.greater_equal(ts, window_start), pc.less(ts, now)))
-    before = plays.filter(
-        pc.and_(pc.greater_equal(ts, rule.start(now)), pc.less(ts, window_start))
-    )
+    before = plays.filter(pc.and_(pc.greater_equal(ts, rule.start(now)), pc.less(ts, window_start)))
     first = pc.min(before["ts"]).as_py() if before.num_rows else window_start
     covered = max(window_start - max(first, rule.start(now)), rule.window)
     windows = covered / rule.window

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tunelake import app as use_cases
 from tunelake.errors import InputError, NotFound, TunelakeError
+from tunelake.listening import Trending
 from tunelake.models import ArtistDocument, RelatedArtist
 from tunelake.observability import one_line
 from tunelake.service.security import Guard
@@ -42,6 +43,14 @@ _ASKS = (
         r"^(?P<name>.+?)\s*(?:(?:와|과|랑|이랑|하고)\s*)?(?:같은|비슷한)\s*"
         r"(?:가수|아티스트|음악|노래)?\s*(?:추천(?:해\s*줘|해줘)?)?\s*$"
     ),
+)
+
+
+# "trending", "what's trending?", "요즘 뜨는 노래": the trending artists, as a carousel.
+_TRENDING = re.compile(
+    r"^(?:what(?:'s|\s+is)\s+)?(?:trending|hot)(?:\s+(?:now|artists?|songs?|music))?\s*\??$"
+    r"|요즘\s*(?:뜨는|인기\s*있는|핫한)",
+    re.I,
 )
 
 
@@ -127,11 +136,42 @@ def answer(doc: ArtistDocument, base_url: str, others: int = 0) -> dict[str, Any
     return {"version": "2.0", "template": {"outputs": outputs, "quickReplies": replies}}
 
 
+def trending_answer(trending: Trending, base_url: str) -> dict[str, Any]:
+    """The trending artists as a carousel of cards linked to their pages."""
+    cards = [
+        _card(
+            a.name or a.artist_id,
+            f"#{a.rank} · {a.plays} plays in the last {trending.window_minutes} min "
+            f"({a.score:.1f} times usual)",
+            a.image_url,
+            f"{base_url}dashboard/artists/{a.artist_id}",
+        )
+        for a in trending.artists[:CAROUSEL_ITEMS]
+    ]
+    if not cards:
+        return _text("Nobody is trending right now: no artist is played above its usual rate.")
+    replies = [_ask_reply(a.name) for a in trending.artists[:QUICK_REPLIES] if a.name]
+    return {
+        "version": "2.0",
+        "template": {
+            "outputs": [{"carousel": {"type": "basicCard", "items": cards}}],
+            "quickReplies": replies,
+        },
+    }
+
+
 def reply(svc: Service, body: Any, base_url: str) -> dict[str, Any]:
     try:
         payload = SkillPayload.model_validate(body)
     except ValidationError:
         return _text("I could not read that request: a skill request needs userRequest.utterance.")
+    if _TRENDING.search(" ".join(payload.userRequest.utterance.split())):
+        try:
+            return trending_answer(
+                use_cases.trending_artists(svc.settings, store=svc.serving()), base_url
+            )
+        except NotFound:
+            return _text("Nothing is trending yet: no plays have been counted.")
     name = artist_named(payload.userRequest.utterance)
     try:
         found = use_cases.similar(svc.settings, name, store=svc.serving())

@@ -247,7 +247,9 @@ class DynamoServing:
     def get_list(self, name: str) -> dict[str, Any] | None:
         with self._reachable():
             response = self._client.get_item(
-                TableName=self._table, Key={"artist_id": {"S": _LIST_KEY + name}}, ConsistentRead=True
+                TableName=self._table,
+                Key={"artist_id": {"S": _LIST_KEY + name}},
+                ConsistentRead=True,
             )
         item = response.get("Item")
         return None if item is None else _decode(item)

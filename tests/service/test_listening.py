@@ -1,0 +1,165 @@
+"""Listening on the service: GET /trending, GET /artists/{id}/plays, the dashboard's Listening
+page and the chatbot's trending carousel, over a published data directory whose lake holds
+plays (written as the consumer writes them) and a trending list published from them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from tests.plays_table import append_plays, many, plays
+from tests.service.conftest import DT, running, settings_of
+from tests.service.test_chat import ask, payload
+from tunelake import app as use_cases
+from tunelake.pipeline.resources import lake_of, reading_serving
+
+HOUR = timedelta(hours=1)
+# Whole minutes: the plays are placed relative to it, a few minutes before the real now.
+NOW = datetime.now(UTC).replace(second=0, microsecond=0)
+UNKNOWN = "not-published-yet"
+
+
+@dataclass(frozen=True)
+class Listened:
+    client: httpx.Client
+    rising: str
+    steady: str
+    quiet: str
+    names: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def listened(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Listened]:
+    """A catalog run, plays of three of its artists and of one it does not know, and the
+    trending list published: `rising` and UNKNOWN trend, `steady` does not."""
+    settings = settings_of(tmp_path_factory.mktemp("listening") / "home", trending_min_plays=5)
+    use_cases.run(settings, dt=DT)
+    lake = lake_of(settings)
+    artists = lake.read_partition("artists", DT)
+    assert artists is not None
+    rising, steady, quiet = sorted(artists["artist_id"].to_pylist())[:3]
+    rows = []
+    for hours_ago in range(2, 26):
+        rows += many(rising, NOW - hours_ago * HOUR, 2) + many(steady, NOW - hours_ago * HOUR, 8)
+    rows += many(rising, NOW - HOUR / 3, 30) + many(steady, NOW - HOUR / 3, 8)
+    rows += many(UNKNOWN, NOW - HOUR / 4, 9) + many(quiet, NOW - 20 * HOUR, 1)
+    append_plays(lake, plays(rows))
+    use_cases.publish_trending(settings, now=NOW)
+    with reading_serving(settings) as store:
+        names = {i: d["name"] for i, d in store.get_many([rising, steady, quiet]).items()}
+    with running(settings) as client:
+        yield Listened(client, rising, steady, quiet, names)
+
+
+def test_trending_lists_the_artists_above_their_usual_rate(listened: Listened) -> None:
+    answer = listened.client.get("/trending")
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["window_minutes"] == 60
+    assert datetime.fromisoformat(body["computed_at"]) == NOW
+    artists = body["artists"]
+    assert [a["artist_id"] for a in artists] == [listened.rising, UNKNOWN]
+    rising, unknown = artists
+    assert rising["name"] == listened.names[listened.rising]
+    assert (rising["rank"], rising["plays"], rising["usual_plays"]) == (1, 30, 2.0)
+    assert rising["score"] == pytest.approx(35 / 7, abs=1e-3)
+    assert unknown["name"] is None  # plays of an artist the daily pipeline never published
+
+
+def test_trending_before_anything_is_published_is_a_404_problem(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    settings = settings_of(tmp_path_factory.mktemp("no-trending") / "home")
+    use_cases.run(settings, dt=DT)
+    with running(settings) as client:
+        answer = client.get("/trending")
+    assert answer.status_code == 404
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert "no trending artists published yet" in answer.json()["detail"]
+
+
+def test_an_artists_plays_per_hour(listened: Listened) -> None:
+    start = (NOW - 3 * HOUR).replace(minute=0)
+    answer = listened.client.get(
+        f"/artists/{listened.rising}/plays",
+        params={"from": start.isoformat(), "to": NOW.isoformat()},
+    )
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["grain"] == "hour"
+    assert body["total"] == 2 + 2 + 30  # hours 3 and 2 before NOW, and the last one's 30
+    counts = {datetime.fromisoformat(c["start"]): c["plays"] for c in body["counts"]}
+    last = (NOW - HOUR / 3).replace(minute=0)
+    assert counts[last] == 30
+    assert sum(counts.values()) == body["total"]
+
+
+def test_an_artists_plays_per_day_by_default_range_and_naive_times(listened: Listened) -> None:
+    # No from/to: the 24 hours before now, counted per hour: the plays placed 2 to 23 hours
+    # before NOW (NOW is a little before now) and the 30 recent ones.
+    recent = listened.client.get(f"/artists/{listened.rising}/plays").json()
+    assert recent["grain"] == "hour"
+    assert recent["total"] == 22 * 2 + 30
+    # A week, with times without an offset (UTC): per day.
+    start = (NOW - timedelta(days=7)).replace(tzinfo=None)
+    week = listened.client.get(
+        f"/artists/{listened.quiet}/plays",
+        params={"from": start.isoformat(), "to": (NOW + HOUR).replace(tzinfo=None).isoformat()},
+    ).json()
+    assert week["grain"] == "day"
+    assert week["total"] == 1
+    assert week["counts"][0]["start"].endswith("T00:00:00Z")
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "detail"),
+    [
+        ({"from": "2026-12-05T10:00:00Z", "to": "2026-12-05T09:00:00Z"}, 400, "must be before"),
+        ({"from": "2026-12-05T10:00:00Z", "to": "2026-12-05T10:00:00Z"}, 400, "must be before"),
+        ({"from": "2026-01-01T00:00:00Z", "to": "2026-12-01T00:00:00Z"}, 400, "longer than 92"),
+        ({"from": "yesterday"}, 422, "from"),
+    ],
+)
+def test_bad_ranges_are_problems(
+    listened: Listened, params: dict[str, str], status: int, detail: str
+) -> None:
+    answer = listened.client.get(f"/artists/{listened.rising}/plays", params=params)
+    assert answer.status_code == status
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert detail in answer.json()["detail"]
+
+
+def test_the_listening_page_shows_plays_top_and_trending_and_reloads_itself(
+    listened: Listened,
+) -> None:
+    page = listened.client.get("/dashboard/listening")
+    assert page.status_code == 200
+    assert page.headers["Refresh"] == "30"
+    html = page.text
+    assert '<figure id="plays-chart"><svg' in html
+    trending_table = html[html.index('id="trending"') : html.index('id="top-artists"')]
+    assert listened.names[listened.rising] in trending_table
+    assert listened.names[listened.steady] not in trending_table
+    top_table = html[html.index('id="top-artists"') :]
+    # most played over 24 hours: steady (8 * 22 + 8), then rising (2 * 22 + 30), then UNKNOWN
+    assert top_table.index(listened.names[listened.steady]) < top_table.index(
+        listened.names[listened.rising]
+    )
+    assert UNKNOWN in top_table
+    assert '<a href="/dashboard/listening">Listening</a>' in html
+
+
+@pytest.mark.parametrize(
+    "utterance", ["trending", "What's trending?", "요즘 뜨는 노래", "요즘 뜨는 가수 알려줘"]
+)
+def test_the_chatbot_answers_trending_with_a_carousel(listened: Listened, utterance: str) -> None:
+    answer = ask(listened.client, payload(utterance))
+    (output,) = answer["template"]["outputs"]
+    cards = output["carousel"]["items"]
+    assert [c["title"] for c in cards] == [listened.names[listened.rising], UNKNOWN]
+    assert "30 plays" in cards[0]["description"]
+    assert cards[0]["buttons"][0]["webLinkUrl"].endswith(f"/dashboard/artists/{listened.rising}")
