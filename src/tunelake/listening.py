@@ -43,6 +43,7 @@ HOURLY_UP_TO = timedelta(days=2)
 DEFAULT_RANGE = timedelta(hours=24)
 TOP_ARTISTS = 10
 PLAY_COUNT_DAYS = 7
+NO_PLAYS = {"dt": 0, "7d": 0}
 
 
 class PlayCount(BaseModel):
