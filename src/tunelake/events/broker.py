@@ -60,6 +60,9 @@ class Broker(Protocol):
     async def info(self) -> StreamInfo:
         """The stream's size and positions."""
 
+    async def pending(self, after: int) -> int:
+        """How many messages the stream holds after position `after`."""
+
     async def published_at(self, position: int) -> datetime | None:
         """When the first message at or after position was published (None: there is none)."""
 

@@ -113,6 +113,10 @@ class NatsBroker:
         state = (await self._js.stream_info(self.stream)).state
         return StreamInfo(self.stream, self.url, state.messages, state.first_seq, state.last_seq)
 
+    async def pending(self, after: int) -> int:
+        info = await self.info()
+        return max(0, info.last_position - max(after, info.first_position - 1))
+
     async def published_at(self, position: int) -> datetime | None:
         try:
             found = await self._js.get_msg(self.stream, seq=max(position, 1), next=True)

@@ -20,6 +20,7 @@ from tunelake.redact import mask_url
 
 FIELD = b"d"
 SEQ_BITS = 22
+PAGE = 10_000
 
 
 def _position(entry_id: bytes) -> int:
@@ -96,6 +97,16 @@ class RedisBroker:
             _position(first[0]) if first else 0,
             _position(last[0]) if last else 0,
         )
+
+    async def pending(self, after: int) -> int:
+        # Redis counts a stream's entries only whole (XLEN); past a position it pages ids.
+        count, start = 0, "(" + _entry_id(after)
+        while True:
+            got = await self._client.xrange(self.stream, min=start, count=PAGE)
+            count += len(got)
+            if len(got) < PAGE:
+                return count
+            start = "(" + got[-1][0].decode()
 
     async def published_at(self, position: int) -> datetime | None:
         got = await self._client.xrange(self.stream, min=_entry_id(max(position, 1)), count=1)

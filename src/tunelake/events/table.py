@@ -103,7 +103,7 @@ def commit(
     retry_races(f"{lake.namespace}.{name}", once)
 
 
-def _between(start: datetime | None, end: datetime | None) -> BooleanExpression:
+def between(start: datetime | None, end: datetime | None) -> BooleanExpression:
     # pyiceberg's predicates are pydantic models whose __init__ mypy does not see.
     conditions: list[BooleanExpression] = []
     if start is not None:
@@ -140,5 +140,5 @@ def read_plays(
         return schema.empty_table()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        got = table.scan(row_filter=_between(start, end), selected_fields=wanted).to_arrow()
+        got = table.scan(row_filter=between(start, end), selected_fields=wanted).to_arrow()
     return got.cast(pa.schema([STORED_SCHEMA.field(n) for n in got.column_names]))
