@@ -25,6 +25,11 @@ from pydantic import BaseModel, TypeAdapter
 from tunelake.config import Settings
 from tunelake.doctor import Check, diagnose
 from tunelake.errors import InputError, NotFound, is_expected
+from tunelake.events.usecases import compact as events_compact
+from tunelake.events.usecases import consume as events_consume
+from tunelake.events.usecases import produce as events_produce
+from tunelake.events.usecases import stop_embedded_broker as events_stop_broker
+from tunelake.events.usecases import stream_status as events_status
 from tunelake.listening import (  # the listening use cases live there; re-exported here
     artist_plays,
     listening,
@@ -64,6 +69,11 @@ __all__ = [
     "artist_profile",
     "backfill",
     "doctor",
+    "events_compact",
+    "events_consume",
+    "events_produce",
+    "events_status",
+    "events_stop_broker",
     "failure_summary",
     "genres",
     "health",

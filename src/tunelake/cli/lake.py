@@ -1,0 +1,80 @@
+"""`tunelake lake`: the Iceberg tables' info, housekeeping and migration."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from tunelake import app as use_cases
+from tunelake.cli.common import Home, ProfileOpt, errors, out, settings_for
+
+app = typer.Typer(help="The lake's Iceberg tables: info, housekeeping, migration.")
+
+
+@app.command("info")
+def lake_info(home: Home = None, profile: ProfileOpt = None) -> None:
+    """Tables, snapshots, and the rows, data files and bytes of each current snapshot."""
+    settings = settings_for(home, profile, reads_only=True)
+    with errors():
+        lake = use_cases.lake_info(settings)
+    out.print(f"lake {escape(lake.url)}, catalog {escape(lake.catalog_url)}", highlight=False)
+    table = Table()
+    for column in (
+        "table",
+        "snapshots",
+        "current snapshot",
+        "committed at",
+        "rows",
+        "files",
+        "bytes",
+    ):
+        table.add_column(column)
+    for i in lake.tables:
+        when = i.committed_at.isoformat(timespec="seconds") if i.committed_at else "-"
+        table.add_row(
+            i.name,
+            str(i.snapshots),
+            str(i.snapshot_id or "-"),
+            when,
+            str(i.rows),
+            str(i.files),
+            str(i.bytes),
+        )
+    out.print(table)
+
+
+@app.command("vacuum")
+def lake_vacuum(
+    retention_days: Annotated[
+        float | None,
+        typer.Option(
+            help="Expire snapshots older than this [default: lake_snapshot_retention_days]"
+        ),
+    ] = None,
+    home: Home = None,
+    profile: ProfileOpt = None,
+) -> None:
+    """Expire old snapshots (the newest is always kept) and delete files nothing references."""
+    settings = settings_for(home, profile)
+    with errors():
+        done = use_cases.lake_vacuum(settings, retention_days=retention_days)
+    for v in done:
+        out.print(
+            f"{v.table}: {v.expired_snapshots} snapshots expired, {v.removed_files} files "
+            f"({v.removed_bytes} bytes) removed",
+            highlight=False,
+        )
+
+
+@app.command("migrate")
+def lake_migrate(home: Home = None, profile: ProfileOpt = None) -> None:
+    """Rebuild a lake of the pre-Iceberg layout (dt=…/_manifest.json) as Iceberg tables."""
+    settings = settings_for(home, profile)
+    with errors():
+        done = use_cases.lake_migrate(settings)
+    for name, rows in sorted(done.rows.items()):
+        out.print(f"{name}: {rows} rows", highlight=False)
+    out.print(f"{done.partitions} partitions migrated", highlight=False)
