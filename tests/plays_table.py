@@ -9,9 +9,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import pyarrow as pa
-from pyiceberg.transforms import DayTransform
 
-from tunelake.events.schema import PLAYS, STORED_SCHEMA
+from tunelake.events.schema import STORED_SCHEMA
+from tunelake.events.table import plays_table
 from tunelake.storage.lake.iceberg_lake import IcebergLake
 
 
@@ -42,12 +42,5 @@ def many(artist_id: str, at: datetime, count: int) -> list[tuple[str, datetime]]
 
 
 def append_plays(lake: IcebergLake, table: pa.Table) -> None:
-    """Append to `<namespace>.plays`, creating it partitioned by day(ts) as the consumer does."""
-    iceberg = lake.load(PLAYS)
-    if iceberg is None:
-        iceberg = lake.catalog.create_table((lake.namespace, PLAYS), schema=STORED_SCHEMA)
-        with iceberg.update_spec() as spec:
-            spec.add_field("ts", DayTransform(), "ts_day")
-        iceberg = lake.load(PLAYS)
-        assert iceberg is not None
-    iceberg.append(table)
+    """Append to `<namespace>.plays`, created as the consumer creates it."""
+    plays_table(lake).append(table)

@@ -14,7 +14,6 @@ from typing import TypeVar
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel
-from pyiceberg.expressions import And, GreaterThanOrEqual, LessThan
 
 from tunelake.config import Settings
 from tunelake.engines.listening import (
@@ -27,7 +26,7 @@ from tunelake.engines.listening import (
     trending,
 )
 from tunelake.errors import InputError, NotFound
-from tunelake.events.schema import PLAYS, STORED_SCHEMA
+from tunelake.events.table import read_plays
 from tunelake.pipeline.resources import reading_lake, reading_serving, serving_of
 from tunelake.storage.lake.iceberg_lake import IcebergLake
 from tunelake.storage.serving.port import ServingStore
@@ -118,15 +117,7 @@ def _lake(settings: Settings, lake: IcebergLake | None) -> IcebergLake:
 
 def _plays(lake: IcebergLake, start: datetime, end: datetime, columns: Sequence[str]) -> pa.Table:
     """Plays with start <= ts < end; none (not an error) before the consumer made the table."""
-    table = lake.load(PLAYS)
-    if table is None:
-        return STORED_SCHEMA.empty_table().select(list(columns))
-    # until tunelake.events.table.read_plays lands (pyiceberg's predicates hide __init__ from mypy)
-    window = And(
-        GreaterThanOrEqual("ts", start.isoformat()),  # type: ignore[call-arg, arg-type]
-        LessThan("ts", end.isoformat()),  # type: ignore[call-arg, arg-type]
-    )
-    return table.scan(row_filter=window, selected_fields=tuple(columns)).to_arrow()
+    return read_plays(lake, start, end, list(columns))
 
 
 def _names(store: ServingStore, ids: Sequence[str]) -> dict[str, dict[str, str | None]]:
