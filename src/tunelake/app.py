@@ -35,6 +35,7 @@ from tunelake.listening import (  # the listening use cases live there; re-expor
     listening,
     publish_trending,
     trending_artists,
+    write_daily_plays,
 )
 from tunelake.models import Artist, ArtistDocument, IngestRequest, RelatedArtist, TrackSummary
 from tunelake.names import normalise_name
@@ -94,6 +95,7 @@ __all__ = [
     "sql",
     "top_tracks",
     "trending_artists",
+    "write_daily_plays",
 ]
 
 T = TypeVar("T")

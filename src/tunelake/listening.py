@@ -27,13 +27,15 @@ from tunelake.engines.listening import (
 )
 from tunelake.errors import InputError, NotFound
 from tunelake.events.table import read_plays
-from tunelake.pipeline.resources import reading_lake, reading_serving, serving_of
+from tunelake.pipeline.resources import lake_of, reading_lake, reading_serving, serving_of
 from tunelake.storage.lake.iceberg_lake import IcebergLake
 from tunelake.storage.serving.port import ServingStore
 
 T = TypeVar("T")
 
 TRENDING = "trending"
+DAILY_PLAYS = "artist_daily_plays"
+"""The lake dataset of plays per artist per day (a dt per UTC day)."""
 """The serving store's list of trending artists."""
 MAX_RANGE = timedelta(days=92)
 """The longest range /artists/{id}/plays answers: a quarter, by day."""
@@ -267,6 +269,18 @@ def listening(
     return Listening(start=start, end=end, per_hour=per_hour, top=top, trending=current)
 
 
+def write_daily_plays(settings: Settings, day: date, *, lake: IcebergLake | None = None) -> int:
+    """Replace partition `day` of the lake dataset DAILY_PLAYS (artist_id, plays; a view in
+    `tunelake sql` like the other datasets) with each artist's plays on that UTC day.
+    Returns the number of artists played."""
+    lake = lake if lake is not None else lake_of(settings)
+    start = datetime.combine(day, time(), UTC)
+    plays = _plays(lake, start, start + timedelta(days=1), ("artist_id", "ts"))
+    counts = per_artist(plays, "day").drop_columns(["day"])
+    lake.write_partition(DAILY_PLAYS, day, counts)
+    return counts.num_rows
+
+
 def play_counts(lake: IcebergLake, dt: date) -> dict[str, dict[str, int]]:
     """For the daily artist documents: each artist's plays on dt and in the 7 days ending
     with dt (UTC days), e.g. {"a1": {"dt": 12, "7d": 80}}."""
@@ -294,4 +308,5 @@ __all__ = [
     "plays_range",
     "publish_trending",
     "trending_artists",
+    "write_daily_plays",
 ]

@@ -47,6 +47,14 @@ class Automation(Settings):
     """Where the Dagster UI answers: the base of the run links in alerts."""
     outbox_interval_s: int = 30
     """How often the daemon looks at the ingest-request outbox."""
+    events_max_lag_s: float = 300.0
+    """The `plays_health` sensor alerts when the oldest event not in `plays` is older."""
+    plays_max_age_minutes: float = 60.0
+    """... or when the last commit to `plays` is older than this."""
+    events_check_interval_s: int = 60
+    """How often the `plays_health` sensor looks."""
+    trending_cron: str = "*/5 * * * *"
+    """When the trending artists are recomputed and published (in UTC)."""
 
 
 def automation() -> Automation:
@@ -111,24 +119,29 @@ def asset_step(
     settings = tunelake.settings()
     dt = partition_dt(context)
     holder = f"dagster run {context.run.run_id} ({context.op_def.name})"
-    try:
-        with ExitStack() as held:
-            res = held.enter_context(open_resources(settings))
-            held.enter_context(dt_lock(settings.home, dt, holder))
-            if writes_current:
-                what = f"the current state of {settings.home}"
-                held.enter_context(home_lock(settings.home, "current", holder, what))
-            recorder = RunRecorder(
-                res.warehouse, settings.runs_dir, dt, kind="dagster", source=source
-            )
-            try:
-                yield AssetStep(res, dt, recorder)
-            except Exception as failure:  # a step's, or reading its inputs: recorded either way
-                recorder.run.outputs.update(res.outputs())
-                recorder.finish(failure)
-                raise
+    with failing_clearly(context), ExitStack() as held:
+        res = held.enter_context(open_resources(settings))
+        held.enter_context(dt_lock(settings.home, dt, holder))
+        if writes_current:
+            what = f"the current state of {settings.home}"
+            held.enter_context(home_lock(settings.home, "current", holder, what))
+        recorder = RunRecorder(res.warehouse, settings.runs_dir, dt, kind="dagster", source=source)
+        try:
+            yield AssetStep(res, dt, recorder)
+        except Exception as failure:  # a step's, or reading its inputs: recorded either way
             recorder.run.outputs.update(res.outputs())
-            recorder.finish()
+            recorder.finish(failure)
+            raise
+        recorder.run.outputs.update(res.outputs())
+        recorder.finish()
+
+
+@contextmanager
+def failing_clearly(context: dg.AssetExecutionContext) -> Iterator[None]:
+    """A transient failure (the error root says which) is raised as is, for the asset's
+    retry policy; any other fails the asset at once, with its one line."""
+    try:
+        yield
     except Exception as exc:
         if is_transient(exc):
             context.log.warning(f"transient failure, to be retried: {one_line(exc)}")
