@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import typer
 
-from tunelake.cli import catalog, events, lake, pipeline, reads, serve, services
+from tunelake.cli import catalog, events, lake, listening, pipeline, reads, serve, services
 
 app = typer.Typer(
     help="tunelake: music APIs → warehouse, Iceberg lake, exact artist similarity, serving store.",
@@ -34,3 +34,4 @@ app.add_typer(catalog.app, name="catalog")
 app.add_typer(services.app, name="services")
 app.add_typer(lake.app, name="lake")
 app.add_typer(events.app, name="events")
+app.add_typer(listening.app, name="listening")
