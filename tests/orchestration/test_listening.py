@@ -3,16 +3,15 @@ instance: compaction and daily aggregates of a day of plays, the trending list p
 and alerts on the consumer's lag and on a stale `plays` (the machine's NATS)."""
 
 import time
-import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
-from tests.conftest import port_open, service_or_skip
 from tests.orchestration.conftest import Receiver
-from tests.plays_table import append_plays, many, plays
+from tests.plays_table import REDIS_EVENTS, append_plays, many, plays, redis_events_stream
 from tunelake import app
 from tunelake.config import load_settings
 from tunelake.events.broker import StreamInfo
@@ -107,14 +106,23 @@ def test_problems_are_lag_and_freshness_past_their_limits(env: Path) -> None:
     assert "61 min ago" in found["freshness"]
 
 
+@pytest.fixture
+def redis_stream() -> Iterator[str]:
+    with redis_events_stream() as stream:
+        yield stream
+
+
 @pytest.mark.services
 @pytest.mark.timeout(120)
 def test_plays_health_alerts_when_a_problem_starts_and_not_again(
-    env: Path, instance: dg.DagsterInstance, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+    env: Path,
+    instance: dg.DagsterInstance,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+    redis_stream: str,
 ) -> None:
-    service_or_skip("NATS", port_open("127.0.0.1", 4222), "start nats-server -js on :4222")
-    monkeypatch.setenv("TUNELAKE_EVENTS_URL", "nats://127.0.0.1:4222")
-    monkeypatch.setenv("TUNELAKE_EVENTS_STREAM", f"t{uuid.uuid4().hex[:12]}")
+    monkeypatch.setenv("TUNELAKE_EVENTS_URL", REDIS_EVENTS)
+    monkeypatch.setenv("TUNELAKE_EVENTS_STREAM", redis_stream)
     monkeypatch.setenv("TUNELAKE_EVENTS_MAX_LAG_S", "1")
     settings = load_settings(home=env / "home")
     cursor = None
