@@ -77,9 +77,29 @@ def test_trending_before_anything_is_published_is_a_404_problem(
     use_cases.run(settings, dt=DT)
     with running(settings) as client:
         answer = client.get("/trending")
+        page = client.get("/dashboard/listening")
+        counted = client.get("/artists/anyone/plays")
     assert answer.status_code == 404
     assert answer.headers["content-type"] == "application/problem+json"
     assert "no trending artists published yet" in answer.json()["detail"]
+    # no plays table yet: empty answers, not errors
+    assert page.status_code == 200
+    assert "No plays in the last 24 hours." in page.text
+    assert "No trending list published yet." in page.text
+    assert (counted.status_code, counted.json()["total"]) == (200, 0)
+
+
+def test_before_any_run_the_listening_reads_are_unavailable(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    empty = settings_of(tmp_path_factory.mktemp("empty") / "home")
+    with running(empty) as client:
+        counted = client.get("/artists/anyone/plays")
+        page = client.get("/dashboard/listening")
+    assert counted.status_code == 503
+    assert "nothing has been published yet" in counted.json()["detail"]
+    assert str(empty.home) not in counted.text  # no server paths for clients
+    assert page.status_code == 503 and "No data yet" in page.text
 
 
 def test_an_artists_plays_per_hour(listened: Listened) -> None:
