@@ -34,9 +34,9 @@ from tunelake.storage.serving.port import ServingStore
 T = TypeVar("T")
 
 TRENDING = "trending"
+"""The serving store's list of trending artists."""
 DAILY_PLAYS = "artist_daily_plays"
 """The lake dataset of plays per artist per day (a dt per UTC day)."""
-"""The serving store's list of trending artists."""
 MAX_RANGE = timedelta(days=92)
 """The longest range /artists/{id}/plays answers: a quarter, by day."""
 HOURLY_UP_TO = timedelta(days=2)
@@ -117,9 +117,10 @@ def _lake(settings: Settings, lake: IcebergLake | None) -> IcebergLake:
     return lake if lake is not None else reading_lake(settings)
 
 
-def _plays(lake: IcebergLake, start: datetime, end: datetime, columns: Sequence[str]) -> pa.Table:
-    """Plays with start <= ts < end; none (not an error) before the consumer made the table."""
-    return read_plays(lake, start, end, list(columns))
+def _plays(lake: IcebergLake, start: datetime, end: datetime) -> pa.Table:
+    """The artist and time of the plays with start <= ts < end (none before the consumer
+    made the table): all any count here needs."""
+    return read_plays(lake, start, end, ["artist_id", "ts"])
 
 
 def _names(store: ServingStore, ids: Sequence[str]) -> dict[str, dict[str, str | None]]:
@@ -137,9 +138,7 @@ def compute_trending(
     """The trending artists at now (default: the current time), named from store."""
     now = now or datetime.now(UTC)
     rule = rule_of(settings)
-    trends: list[Trend] = trending(
-        _plays(_lake(settings, lake), rule.start(now), now, ("artist_id", "ts")), now, rule
-    )
+    trends: list[Trend] = trending(_plays(_lake(settings, lake), rule.start(now), now), now, rule)
     names = _names(store, [t.artist_id for t in trends])
     artists = [
         TrendingArtist(
@@ -168,7 +167,6 @@ def publish_trending(
     store: ServingStore | None = None,
 ) -> Trending:
     """Compute the trending artists and replace the serving store's list with them."""
-
     with _given_or(store, lambda: closing(serving_of(settings))) as store:
         found = compute_trending(settings, store, now=now, lake=lake)
         store.put_list(TRENDING, found.model_dump(mode="json"))
@@ -192,11 +190,9 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def plays_range(
-    start: datetime | None, end: datetime | None, *, now: datetime | None = None
-) -> tuple[datetime, datetime]:
+def plays_range(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
     """The range a request names (default: the 24 hours before now), checked."""
-    end = _utc(end) if end is not None else (now or datetime.now(UTC))
+    end = _utc(end) if end is not None else datetime.now(UTC)
     start = _utc(start) if start is not None else end - DEFAULT_RANGE
     if start >= end:
         raise InputError(f"from ({start.isoformat()}) must be before to ({end.isoformat()})")
@@ -220,7 +216,7 @@ def artist_plays(
     (exclusive; default the last 24 hours)."""
     start, end = plays_range(start, end)
     grain: Grain = "hour" if end - start <= HOURLY_UP_TO else "day"
-    plays = _plays(_lake(settings, lake), start, end, ("artist_id", "ts"))
+    plays = _plays(_lake(settings, lake), start, end)
     mine = plays.filter(pc.equal(plays["artist_id"], artist_id))
     counts = [
         PlayCount(start=row[grain], plays=row["plays"])
@@ -248,7 +244,7 @@ def listening(
     list last published."""
     end = now or datetime.now(UTC)
     start = end - timedelta(hours=hours)
-    plays = _plays(_lake(settings, lake), start, end, ("artist_id", "ts"))
+    plays = _plays(_lake(settings, lake), start, end)
     per_hour = [
         PlayCount(start=row["hour"], plays=row["plays"])
         for row in per_period(plays, "hour").to_pylist()
@@ -275,7 +271,7 @@ def write_daily_plays(settings: Settings, day: date, *, lake: IcebergLake | None
     Returns the number of artists played."""
     lake = lake if lake is not None else lake_of(settings)
     start = datetime.combine(day, time(), UTC)
-    plays = _plays(lake, start, start + timedelta(days=1), ("artist_id", "ts"))
+    plays = _plays(lake, start, start + timedelta(days=1))
     counts = per_artist(plays, "day").drop_columns(["day"])
     lake.write_partition(DAILY_PLAYS, day, counts)
     return counts.num_rows
@@ -286,7 +282,7 @@ def play_counts(lake: IcebergLake, dt: date) -> dict[str, dict[str, int]]:
     with dt (UTC days), e.g. {"a1": {"dt": 12, "7d": 80}}."""
     end = datetime.combine(dt + timedelta(days=1), time(), UTC)
     start = end - timedelta(days=PLAY_COUNT_DAYS)
-    plays = _plays(lake, start, end, ("artist_id", "ts"))
+    plays = _plays(lake, start, end)
     week = total_per_artist(plays)
     day = per_artist(plays, "day")
     on_dt = day.filter(pc.equal(day["day"], end - timedelta(days=1)))
