@@ -183,3 +183,18 @@ def test_the_chatbot_answers_trending_with_a_carousel(listened: Listened, uttera
     assert [c["title"] for c in cards] == [listened.names[listened.rising], UNKNOWN]
     assert "30 plays" in cards[0]["description"]
     assert cards[0]["buttons"][0]["webLinkUrl"].endswith(f"/dashboard/artists/{listened.rising}")
+
+
+def test_closed_reads_close_the_listening_routes_too(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    token = "tok-listening"
+    settings = settings_of(
+        tmp_path_factory.mktemp("closed") / "home", api_token=token, api_public_reads=False
+    )
+    use_cases.run(settings, dt=DT)
+    with running(settings) as client:
+        for path in ("/trending", "/artists/x/plays", "/dashboard/listening"):
+            assert client.get(path).status_code == 401, path
+        allowed = client.get("/artists/x/plays", headers={"Authorization": f"Bearer {token}"})
+        assert allowed.status_code == 200
