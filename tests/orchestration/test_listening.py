@@ -168,3 +168,24 @@ def test_the_daily_schedule_asks_for_the_day_that_closed(instance: dg.DagsterIns
     schedule = defs.get_repository_def().get_schedule_def("listening_daily")
     (request,) = schedule.evaluate_tick(context).run_requests or []
     assert request.partition_key == "2026-12-04"
+
+
+def test_plays_health_alerts_when_the_stream_cannot_be_read(
+    env: Path,
+    instance: dg.DagsterInstance,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("TUNELAKE_EVENTS_URL", "redis://:hunter2@127.0.0.1:1/0")  # nothing there
+    context = dg.build_sensor_context(instance=instance, resources=_resources(env))
+    skipped = listening.plays_health(context)
+    assert "no lake" in str(skipped.skip_message)  # nothing consumed yet: nothing to watch
+    assert receiver.posts == []
+
+    lake_of(load_settings(home=env / "home"))  # a lake, as after a first consume
+    context = dg.build_sensor_context(instance=instance, resources=_resources(env))
+    listening.plays_health(context)
+    (alert,) = receiver.posts
+    assert "listening events (stream)" in alert["text"]
+    assert "cannot be read" in alert["text"]
+    assert "hunter2" not in alert["raw"]

@@ -14,20 +14,17 @@
 """
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 
 import dagster as dg
 
 from tunelake import app as use_cases
-from tunelake.errors import TunelakeError
+from tunelake.errors import NotFound, TunelakeError
 from tunelake.events.status import EventsStatus
 from tunelake.orchestration.alerts import Alert, send_alert
-from tunelake.orchestration.resources import (
-    Automation,
-    TunelakeResource,
-    automation,
-    failing_clearly,
-)
+from tunelake.orchestration.resources import Automation, TunelakeResource, as_failure, automation
 
 GROUP = "listening"
 # Transient failures (the broker or a store down, a commit race) retried with backoff.
@@ -45,6 +42,14 @@ plays = dg.AssetSpec(
     kinds={"iceberg"},
     description="Listening events, committed exactly once by `tunelake events consume`.",
 )
+
+
+@contextmanager
+def failing_clearly(context: dg.AssetExecutionContext) -> Iterator[None]:
+    try:
+        yield
+    except Exception as exc:
+        raise as_failure(context, exc)  # noqa: B904 (as_failure chains it)
 
 
 def _day(context: dg.AssetExecutionContext) -> date:
@@ -154,6 +159,8 @@ def plays_health(context: dg.SensorEvaluationContext, tunelake: TunelakeResource
     settings, config = tunelake.settings(), automation()
     try:
         now = problems(use_cases.events_status(settings), datetime.now(UTC), config)
+    except NotFound as exc:  # no lake yet: nothing was ever consumed, nothing to watch
+        return dg.SkipReason(str(exc))
     except TunelakeError as exc:  # the broker or the lake cannot be read: that is news too
         now = {"stream": f"the events stream cannot be read: {exc}"}
     before: dict[str, str] = json.loads(context.cursor) if context.cursor else {}

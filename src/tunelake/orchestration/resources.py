@@ -119,34 +119,37 @@ def asset_step(
     settings = tunelake.settings()
     dt = partition_dt(context)
     holder = f"dagster run {context.run.run_id} ({context.op_def.name})"
-    with failing_clearly(context), ExitStack() as held:
-        res = held.enter_context(open_resources(settings))
-        held.enter_context(dt_lock(settings.home, dt, holder))
-        if writes_current:
-            what = f"the current state of {settings.home}"
-            held.enter_context(home_lock(settings.home, "current", holder, what))
-        recorder = RunRecorder(res.warehouse, settings.runs_dir, dt, kind="dagster", source=source)
-        try:
-            yield AssetStep(res, dt, recorder)
-        except Exception as failure:  # a step's, or reading its inputs: recorded either way
-            recorder.run.outputs.update(res.outputs())
-            recorder.finish(failure)
-            raise
-        recorder.run.outputs.update(res.outputs())
-        recorder.finish()
-
-
-@contextmanager
-def failing_clearly(context: dg.AssetExecutionContext) -> Iterator[None]:
-    """A transient failure (the error root says which) is raised as is, for the asset's
-    retry policy; any other fails the asset at once, with its one line."""
     try:
-        yield
+        with ExitStack() as held:
+            res = held.enter_context(open_resources(settings))
+            held.enter_context(dt_lock(settings.home, dt, holder))
+            if writes_current:
+                what = f"the current state of {settings.home}"
+                held.enter_context(home_lock(settings.home, "current", holder, what))
+            recorder = RunRecorder(
+                res.warehouse, settings.runs_dir, dt, kind="dagster", source=source
+            )
+            try:
+                yield AssetStep(res, dt, recorder)
+            except Exception as failure:  # a step's, or reading its inputs: recorded either way
+                recorder.run.outputs.update(res.outputs())
+                recorder.finish(failure)
+                raise
+            recorder.run.outputs.update(res.outputs())
+            recorder.finish()
     except Exception as exc:
-        if is_transient(exc):
-            context.log.warning(f"transient failure, to be retried: {one_line(exc)}")
-            raise
-        raise dg.Failure(description=one_line(exc), allow_retries=False) from exc
+        raise as_failure(context, exc)  # noqa: B904 (as_failure chains it)
+
+
+def as_failure(context: dg.AssetExecutionContext, exc: Exception) -> Exception:
+    """What an asset raises for exc: a transient failure (the error root says which) as it
+    is, for the asset's retry policy; any other as a Failure with its one line, not retried."""
+    if is_transient(exc):
+        context.log.warning(f"transient failure, to be retried: {one_line(exc)}")
+        return exc
+    failure = dg.Failure(description=one_line(exc), allow_retries=False)
+    failure.__cause__ = exc
+    return failure
 
 
 def metadata_of(step: StepRecord) -> dict[str, Any]:
