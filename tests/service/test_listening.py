@@ -16,6 +16,7 @@ from tests.service.conftest import DT, running, settings_of
 from tests.service.test_chat import ask, payload
 from tunelake import app as use_cases
 from tunelake.pipeline.resources import lake_of, reading_serving
+from tunelake.service.chat import asks_trending
 
 HOUR = timedelta(hours=1)
 # Whole minutes: the plays are placed relative to it, a few minutes before the real now.
@@ -79,6 +80,10 @@ def test_trending_before_anything_is_published_is_a_404_problem(
         answer = client.get("/trending")
         page = client.get("/dashboard/listening")
         counted = client.get("/artists/anyone/plays")
+        not_yet = ask(client, payload("trending"))
+        use_cases.publish_trending(settings)  # no plays: an empty list
+        nobody = ask(client, payload("요즘 뜨는 노래"))
+        published_empty = client.get("/trending").json()
     assert answer.status_code == 404
     assert answer.headers["content-type"] == "application/problem+json"
     assert "no trending artists published yet" in answer.json()["detail"]
@@ -87,6 +92,9 @@ def test_trending_before_anything_is_published_is_a_404_problem(
     assert "No plays in the last 24 hours." in page.text
     assert "No trending list published yet." in page.text
     assert (counted.status_code, counted.json()["total"]) == (200, 0)
+    assert "Nothing is trending yet" in not_yet["template"]["outputs"][0]["simpleText"]["text"]
+    assert "Nobody is trending" in nobody["template"]["outputs"][0]["simpleText"]["text"]
+    assert published_empty["artists"] == []
 
 
 def test_before_any_run_the_listening_reads_are_unavailable(
@@ -198,3 +206,20 @@ def test_closed_reads_close_the_listening_routes_too(
             assert client.get(path).status_code == 401, path
         allowed = client.get("/artists/x/plays", headers={"Authorization": f"Bearer {token}"})
         assert allowed.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("utterance", "trending"),
+    [
+        ("trending", True),
+        ("What's trending now?", True),
+        ("what is trending", True),
+        ("요즘 뜨는 노래", True),
+        ("요즘 인기 있는 가수", True),
+        ("hot", False),  # a bare name: the artist called Hot
+        ("Trending Topics", False),
+        ("artists like Trending", False),
+    ],
+)
+def test_which_utterances_ask_for_trending(utterance: str, trending: bool) -> None:
+    assert asks_trending(utterance) is trending

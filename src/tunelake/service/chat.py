@@ -46,9 +46,10 @@ _ASKS = (
 )
 
 
-# "trending", "what's trending?", "요즘 뜨는 노래": the trending artists, as a carousel.
+# "trending", "what's trending?", "요즘 뜨는 노래": the trending artists, as a carousel. Not
+# "hot" alone: a bare name asks for that artist, and an artist may be called Hot.
 _TRENDING = re.compile(
-    r"^(?:what(?:'s|\s+is)\s+)?(?:trending|hot)(?:\s+(?:now|artists?|songs?|music))?\s*\??$"
+    r"^(?:what(?:'s|\s+is)\s+)?trending(?:\s+(?:now|artists?|songs?|music))?\s*\??$"
     r"|요즘\s*(?:뜨는|인기\s*있는|핫한)",
     re.I,
 )
@@ -136,6 +137,10 @@ def answer(doc: ArtistDocument, base_url: str, others: int = 0) -> dict[str, Any
     return {"version": "2.0", "template": {"outputs": outputs, "quickReplies": replies}}
 
 
+def asks_trending(utterance: str) -> bool:
+    return _TRENDING.search(" ".join(utterance.split())) is not None
+
+
 def trending_answer(trending: Trending, base_url: str) -> dict[str, Any]:
     """The trending artists as a carousel of cards linked to their pages."""
     cards = [
@@ -165,7 +170,7 @@ def reply(svc: Service, body: Any, base_url: str) -> dict[str, Any]:
         payload = SkillPayload.model_validate(body)
     except ValidationError:
         return _text("I could not read that request: a skill request needs userRequest.utterance.")
-    if _TRENDING.search(" ".join(payload.userRequest.utterance.split())):
+    if asks_trending(payload.userRequest.utterance):
         try:
             return trending_answer(
                 use_cases.trending_artists(svc.settings, store=svc.serving()), base_url
