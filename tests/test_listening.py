@@ -94,7 +94,7 @@ def test_simulated_plays_end_to_end_agree_with_sql(redis_stream: str, tmp_path: 
     ).rows
     days = sorted({day for _, day, _ in by_sql})
     for day in days:
-        app.write_daily_plays(settings, day)
+        app.write_play_counts(settings, day, "day")
     daily = app.sql(settings, "SELECT artist_id, dt, plays FROM artist_daily_plays").rows
     assert sorted(daily) == sorted(by_sql)
 

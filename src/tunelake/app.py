@@ -35,7 +35,7 @@ from tunelake.listening import (  # the listening use cases live there; re-expor
     listening,
     publish_trending,
     trending_artists,
-    write_daily_plays,
+    write_play_counts,
 )
 from tunelake.models import Artist, ArtistDocument, IngestRequest, RelatedArtist, TrackSummary
 from tunelake.names import normalise_name
@@ -95,7 +95,7 @@ __all__ = [
     "sql",
     "top_tracks",
     "trending_artists",
-    "write_daily_plays",
+    "write_play_counts",
 ]
 
 T = TypeVar("T")

@@ -35,8 +35,8 @@ T = TypeVar("T")
 
 TRENDING = "trending"
 """The serving store's list of trending artists."""
-DAILY_PLAYS = "artist_daily_plays"
-"""The lake dataset of plays per artist per day (a dt per UTC day)."""
+PLAY_COUNTS: dict[Grain, str] = {"day": "artist_daily_plays", "hour": "artist_hourly_plays"}
+"""The lake datasets of plays per artist per day and per hour (a dt per UTC day)."""
 MAX_RANGE = timedelta(days=92)
 """The longest range /artists/{id}/plays answers: a quarter, by day."""
 HOURLY_UP_TO = timedelta(days=2)
@@ -265,15 +265,18 @@ def listening(
     return Listening(start=start, end=end, per_hour=per_hour, top=top, trending=current)
 
 
-def write_daily_plays(settings: Settings, day: date, *, lake: IcebergLake | None = None) -> int:
-    """Replace partition `day` of the lake dataset DAILY_PLAYS (artist_id, plays; a view in
-    `tunelake sql` like the other datasets) with each artist's plays on that UTC day.
-    Returns the number of artists played."""
+def write_play_counts(
+    settings: Settings, day: date, grain: Grain, *, lake: IcebergLake | None = None
+) -> int:
+    """Replace partition `day` of the lake dataset PLAY_COUNTS[grain] (artist_id, [hour,]
+    plays; a view in `tunelake sql` like the other datasets) with each artist's plays on that
+    UTC day, per day or per hour. Returns the rows written."""
     lake = lake if lake is not None else lake_of(settings)
     start = datetime.combine(day, time(), UTC)
-    plays = _plays(lake, start, start + timedelta(days=1))
-    counts = per_artist(plays, "day").drop_columns(["day"])
-    lake.write_partition(DAILY_PLAYS, day, counts)
+    counts = per_artist(_plays(lake, start, start + timedelta(days=1)), grain)
+    if grain == "day":
+        counts = counts.drop_columns(["day"])  # the partition's dt says it
+    lake.write_partition(PLAY_COUNTS[grain], day, counts)
     return counts.num_rows
 
 
@@ -304,5 +307,5 @@ __all__ = [
     "plays_range",
     "publish_trending",
     "trending_artists",
-    "write_daily_plays",
+    "write_play_counts",
 ]

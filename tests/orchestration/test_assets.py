@@ -20,7 +20,8 @@ def test_definitions_load():
         "raw_responses", "artists", "tracks", "top_tracks", "audio_features",
         "artist_vectors", "related_artists", "serving_documents",
         # orchestration/listening.py
-        "plays", "plays_compacted", "artist_daily_plays", "trending_artists",
+        "plays", "plays_compacted", "artist_daily_plays", "artist_hourly_plays",
+        "trending_artists",
     }  # fmt: skip
     assert {s.name for s in repo.sensor_defs} >= {
         "ingest_requests",

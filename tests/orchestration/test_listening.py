@@ -16,7 +16,7 @@ from tunelake import app
 from tunelake.config import load_settings
 from tunelake.events.broker import StreamInfo
 from tunelake.events.status import EventsStatus
-from tunelake.listening import DAILY_PLAYS, TRENDING
+from tunelake.listening import PLAY_COUNTS, TRENDING
 from tunelake.orchestration import listening
 from tunelake.orchestration.resources import TunelakeResource, automation
 from tunelake.pipeline.resources import lake_of, reading_serving
@@ -29,7 +29,7 @@ def _resources(env: Path) -> dict[str, TunelakeResource]:
     return {"tunelake": TunelakeResource(home=str(env / "home"))}
 
 
-def test_a_day_is_compacted_then_counted_per_artist(
+def test_a_day_is_compacted_then_counted_per_artist_per_day_and_hour(
     env: Path, instance: dg.DagsterInstance
 ) -> None:
     lake = lake_of(load_settings(home=env / "home"))
@@ -38,8 +38,12 @@ def test_a_day_is_compacted_then_counted_per_artist(
         append_plays(lake, plays(many("a", at, 2) + many("b", at, 1)))
     append_plays(lake, plays(many("a", MIDNIGHT + timedelta(days=1), 5)))  # the next day
     result = dg.materialize(
-        [listening.plays, listening.plays_compacted, listening.artist_daily_plays],
-        selection=[listening.plays_compacted, listening.artist_daily_plays],
+        listening.ASSETS,
+        selection=[
+            listening.plays_compacted,
+            listening.artist_daily_plays,
+            listening.artist_hourly_plays,
+        ],
         partition_key=DAY,
         instance=instance,
         resources=_resources(env),
@@ -48,18 +52,27 @@ def test_a_day_is_compacted_then_counted_per_artist(
     compacted = result.asset_materializations_for_node("plays_compacted")[0].metadata
     assert (compacted["files_before"].value, compacted["files_after"].value) == (3, 1)
     assert compacted["rows_rewritten"].value == 9
-    counts = lake.read_partition(DAILY_PLAYS, MIDNIGHT.date())
-    assert counts is not None
-    assert sorted(counts.select(["artist_id", "plays"]).to_pylist(), key=str) == [
+    assert (
+        result.asset_materializations_for_node("artist_hourly_plays")[0].metadata["rows"].value == 6
+    )
+    daily = lake.read_partition(PLAY_COUNTS["day"], MIDNIGHT.date())
+    assert daily is not None
+    assert sorted(daily.select(["artist_id", "plays"]).to_pylist(), key=str) == [
         {"artist_id": "a", "plays": 6},
         {"artist_id": "b", "plays": 3},
     ]
-    # the aggregate is a lake dataset: `tunelake sql` has a view of it
-    answer = app.sql(
-        load_settings(home=env / "home"),
-        f"SELECT SUM(plays) AS n FROM {DAILY_PLAYS} WHERE dt = DATE '{DAY}'",
+    # the counts are lake datasets: `tunelake sql` has a view of each
+    settings = load_settings(home=env / "home")
+    hourly = app.sql(
+        settings,
+        "SELECT artist_id, hour, plays FROM artist_hourly_plays "
+        f"WHERE dt = DATE '{DAY}' ORDER BY hour, artist_id",
     )
-    assert answer.rows == [(9,)]
+    assert [(a, h.hour, n) for a, h, n in hourly.rows] == [
+        ("a", 0, 2), ("b", 0, 1), ("a", 1, 2), ("b", 1, 1), ("a", 2, 2), ("b", 2, 1),
+    ]  # fmt: skip
+    total = app.sql(settings, f"SELECT SUM(plays) FROM artist_daily_plays WHERE dt = '{DAY}'")
+    assert total.rows == [(9,)]
 
 
 def test_the_trending_asset_publishes_the_list(env: Path, instance: dg.DagsterInstance) -> None:

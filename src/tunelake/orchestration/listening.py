@@ -1,9 +1,11 @@
 """Listening in Dagster: the assets over `plays` and the sensor that watches its stream.
 
-    plays (written by `tunelake events consume`) ─► plays_compacted ─► artist_daily_plays
+    plays (written by `tunelake events consume`) ─► plays_compacted ─► artist_daily_plays,
+                                                 │                   artist_hourly_plays
                                                  └► trending_artists
 
-- `plays_compacted`, `artist_daily_plays`: one partition per UTC day, materialised by the
+- `plays_compacted`, `artist_daily_plays`, `artist_hourly_plays`: one partition per UTC day
+  (the lake datasets of the same names hold the counts), materialised by the
   `listening_daily` schedule for the day that closed (at 01:30 UTC, after the hour of grace
   `tunelake events compact` gives late events); a backfill redoes any past days.
 - `trending_artists`: recomputed and published to the serving store on `TRENDING_CRON`.
@@ -21,8 +23,10 @@ from datetime import UTC, date, datetime
 import dagster as dg
 
 from tunelake import app as use_cases
+from tunelake.engines.listening import Grain
 from tunelake.errors import NotFound, TunelakeError
 from tunelake.events.status import EventsStatus
+from tunelake.listening import PLAY_COUNTS
 from tunelake.orchestration.alerts import Alert, send_alert
 from tunelake.orchestration.resources import Automation, TunelakeResource, as_failure, automation
 
@@ -78,20 +82,30 @@ def plays_compacted(
     )
 
 
-@dg.asset(
-    partitions_def=PLAY_DAYS,
-    deps=[plays_compacted],
-    group_name=GROUP,
-    retry_policy=RETRY,
-    kinds={"iceberg"},
-    description="Plays per artist on the day (the lake dataset artist_daily_plays).",
-)
-def artist_daily_plays(
-    context: dg.AssetExecutionContext, tunelake: TunelakeResource
-) -> dg.MaterializeResult:
-    with failing_clearly(context):
-        artists = use_cases.write_daily_plays(tunelake.settings(), _day(context))
-    return dg.MaterializeResult(metadata={"artists_played": artists})
+def _counts_asset(grain: Grain) -> dg.AssetsDefinition:
+    name = PLAY_COUNTS[grain]
+
+    @dg.asset(
+        name=name,
+        partitions_def=PLAY_DAYS,
+        deps=[plays_compacted],
+        group_name=GROUP,
+        retry_policy=RETRY,
+        kinds={"iceberg"},
+        description=f"Plays per artist per {grain} of the day (the lake dataset {name}).",
+    )
+    def counts(
+        context: dg.AssetExecutionContext, tunelake: TunelakeResource
+    ) -> dg.MaterializeResult:
+        with failing_clearly(context):
+            rows = use_cases.write_play_counts(tunelake.settings(), _day(context), grain)
+        return dg.MaterializeResult(metadata={"rows": rows})
+
+    return counts
+
+
+artist_daily_plays = _counts_asset("day")
+artist_hourly_plays = _counts_asset("hour")
 
 
 @dg.asset(
@@ -112,7 +126,7 @@ def trending_artists(
 
 daily_job = dg.define_asset_job(
     "listening_daily",
-    selection=[plays_compacted, artist_daily_plays],
+    selection=[plays_compacted, artist_daily_plays, artist_hourly_plays],
 )
 listening_daily = dg.build_schedule_from_partitioned_job(
     daily_job,
@@ -176,6 +190,7 @@ ASSETS: list[dg.AssetsDefinition | dg.AssetSpec] = [
     plays,
     plays_compacted,
     artist_daily_plays,
+    artist_hourly_plays,
     trending_artists,
 ]
 JOBS = [daily_job, trending_job]
