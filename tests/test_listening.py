@@ -4,6 +4,7 @@ pipeline's artist documents, and the trending list published and read back."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import pairwise
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -109,3 +110,21 @@ def test_simulated_plays_end_to_end_agree_with_sql(redis_stream: str, tmp_path: 
     assert all(in_hour[a.artist_id] == a.plays >= 3 for a in published.artists)
     scores = [a.score for a in published.artists]
     assert scores == sorted(scores, reverse=True)
+
+
+def test_the_listening_hours_have_no_gaps(settings: Settings) -> None:
+    now = datetime(2026, 12, 5, 13, 30, tzinfo=UTC)
+    rows = many("a", now - timedelta(hours=3), 2) + many("b", now - timedelta(minutes=10), 5)
+    append_plays(lake_of(settings), plays(rows))
+    app.run(settings, dt=DT)  # the serving store the names come from
+    seen = app.listening(settings, now=now)
+    hours = [c.start for c in seen.per_hour]
+    assert hours[0] == datetime(2026, 12, 4, 13, tzinfo=UTC) and hours[-1] == now.replace(minute=0)
+    assert all(b - a == timedelta(hours=1) for a, b in pairwise(hours))
+    counted = {c.start.hour: c.plays for c in seen.per_hour if c.plays}
+    assert counted == {10: 2, 13: 5}
+    assert [(t.rank, t.artist_id, t.plays, t.name) for t in seen.top] == [
+        (1, "b", 5, None),
+        (2, "a", 2, None),
+    ]
+    assert seen.trending is None

@@ -25,7 +25,7 @@ REFRESH_SECONDS = 30
 
 
 def _chart(data: Listening) -> Markup | None:
-    if not data.per_hour:
+    if not any(c.plays for c in data.per_hour):
         return None
     return charts.timeline(
         [c.start for c in data.per_hour],
