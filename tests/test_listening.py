@@ -4,8 +4,8 @@ pipeline's artist documents, and the trending list published and read back."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from itertools import pairwise
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest

@@ -248,8 +248,8 @@ def listening(
     plays = _plays(_lake(settings, lake), start, end)
     counted = {row["hour"]: row["plays"] for row in per_period(plays, "hour").to_pylist()}
     first = start.replace(minute=0, second=0, microsecond=0)
-    hours = [first + timedelta(hours=i) for i in range(hours + 1)]  # the chart's axis: no gaps
-    per_hour = [PlayCount(start=h, plays=counted.get(h, 0)) for h in hours if h < end]
+    axis = [first + timedelta(hours=i) for i in range(hours + 1)]  # the chart's: no gaps
+    per_hour = [PlayCount(start=h, plays=counted.get(h, 0)) for h in axis if h < end]
     totals = sorted(total_per_artist(plays).items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_ARTISTS]
     with _given_or(store, lambda: reading_serving(settings)) as store:
         names = _names(store, [artist_id for artist_id, _ in totals])
