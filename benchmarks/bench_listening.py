@@ -18,16 +18,15 @@ import argparse
 import os
 import tempfile
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 from pyiceberg.expressions import And, EqualTo
 
+from bench_lake import best  # the fastest of n runs: one rule for the benchmarks
 from tunelake.config import load_settings
 from tunelake.engines.listening import per_artist
 from tunelake.events.compact import compact_day
@@ -38,15 +37,6 @@ from tunelake.pipeline.resources import lake_of, serving_of
 
 NOW = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 DAYS = 7
-
-
-def best(repeat: int, run: Callable[[], Any]) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def week_of_plays(n: int, artists: int, rng: np.random.Generator) -> pa.Table:

@@ -5,33 +5,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import pyarrow as pa
-import redis
 
-from tests.conftest import port_open, service_or_skip
 from tunelake.events.schema import STORED_SCHEMA
 from tunelake.events.table import plays_table
 from tunelake.storage.lake.iceberg_lake import IcebergLake
-
-REDIS_EVENTS = "redis://127.0.0.1:6379/0"
-
-
-@contextmanager
-def redis_events_stream() -> Iterator[str]:
-    """A stream of its own on the machine's Redis (the events broker the tests drive end to
-    end), deleted afterwards; skipped (failed in CI) without Redis."""
-    service_or_skip("Redis", port_open("127.0.0.1", 6379), "start redis-server on :6379")
-    stream = f"tunelake-test-{uuid.uuid4().hex[:12]}"
-    try:
-        yield stream
-    finally:
-        client = redis.Redis.from_url(REDIS_EVENTS)
-        client.delete(stream)
-        client.close()
 
 
 def plays(rows: Iterable[tuple[str, datetime]]) -> pa.Table:

@@ -3,14 +3,14 @@ pipeline's artist documents, and the trending list published and read back."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
 
-from tests.plays_table import REDIS_EVENTS, append_plays, many, plays, redis_events_stream
+from tests.conftest import REDIS_EVENTS
+from tests.plays_table import append_plays, many, plays
 from tunelake import app
 from tunelake.config import Settings, load_settings
 from tunelake.errors import NotFound
@@ -69,21 +69,17 @@ def test_trending_is_published_and_read_back(settings: Settings) -> None:
         assert store.get_list(TRENDING) == published.model_dump(mode="json")
 
 
-@pytest.fixture
-def redis_stream() -> Iterator[str]:
-    with redis_events_stream() as stream:
-        yield stream
-
-
 @pytest.mark.services
 @pytest.mark.timeout(120)
-def test_simulated_plays_end_to_end_agree_with_sql(redis_stream: str, tmp_path: Path) -> None:
+def test_simulated_plays_end_to_end_agree_with_sql(
+    redis_events_stream: str, tmp_path: Path
+) -> None:
     """Simulator → the machine's Redis Streams → the consumer → plays; the daily counts and
     the trending list agree with `tunelake sql` over the same table."""
     settings = load_settings(
         home=tmp_path / "home",
         events_url=REDIS_EVENTS,
-        events_stream=redis_stream,
+        events_stream=redis_events_stream,
         trending_min_plays=3,
     )
     app.events_produce(settings, count=3_000, seed=3)

@@ -3,15 +3,15 @@ instance: compaction and daily aggregates of a day of plays, the trending list p
 and alerts on the consumer's lag and on a stale `plays` (the machine's NATS)."""
 
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
+from tests.conftest import REDIS_EVENTS
 from tests.orchestration.conftest import Receiver
-from tests.plays_table import REDIS_EVENTS, append_plays, many, plays, redis_events_stream
+from tests.plays_table import append_plays, many, plays
 from tunelake import app
 from tunelake.config import load_settings
 from tunelake.events.broker import StreamInfo
@@ -119,12 +119,6 @@ def test_problems_are_lag_and_freshness_past_their_limits(env: Path) -> None:
     assert "61 min ago" in found["freshness"]
 
 
-@pytest.fixture
-def redis_stream() -> Iterator[str]:
-    with redis_events_stream() as stream:
-        yield stream
-
-
 @pytest.mark.services
 @pytest.mark.timeout(120)
 def test_plays_health_alerts_when_a_problem_starts_and_not_again(
@@ -132,10 +126,10 @@ def test_plays_health_alerts_when_a_problem_starts_and_not_again(
     instance: dg.DagsterInstance,
     receiver: Receiver,
     monkeypatch: pytest.MonkeyPatch,
-    redis_stream: str,
+    redis_events_stream: str,
 ) -> None:
     monkeypatch.setenv("TUNELAKE_EVENTS_URL", REDIS_EVENTS)
-    monkeypatch.setenv("TUNELAKE_EVENTS_STREAM", redis_stream)
+    monkeypatch.setenv("TUNELAKE_EVENTS_STREAM", redis_events_stream)
     monkeypatch.setenv("TUNELAKE_EVENTS_MAX_LAG_S", "1")
     settings = load_settings(home=env / "home")
     cursor = None
