@@ -49,7 +49,7 @@ class NatsBroker:
             nc = await nats.connect(
                 url,
                 connect_timeout=CONNECT_TIMEOUT,
-                max_reconnect_attempts=30,
+                max_reconnect_attempts=10,  # a restarted broker: up to ~5 s away
                 reconnect_time_wait=0.5,
                 allow_reconnect=True,
             )
@@ -96,7 +96,7 @@ class NatsBroker:
             )
         try:
             got = await self._sub.fetch(max_messages, timeout=timeout)
-        except NatsTimeout:
+        except (NatsTimeout, asyncio.TimeoutError):  # nats-py raises either when none came
             return []
         messages = [
             Message(m.metadata.sequence.stream, m.data, m.metadata.timestamp) for m in got
