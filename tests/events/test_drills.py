@@ -1,5 +1,5 @@
 """Drills: the consumer killed at random moments, the broker restarted mid-stream, a SIGTERM
-mid-stream. After each, rows = published − duplicates − quarantined, each event_id once."""
+mid-stream. After each, rows = published - duplicates - quarantined, each event_id once."""
 
 from __future__ import annotations
 

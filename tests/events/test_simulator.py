@@ -13,9 +13,13 @@ from tunelake.events.validate import Invalid, parse_line
 START = datetime(2026, 12, 1, tzinfo=UTC)
 
 
-def _lines(seed: int, count: int, faults: Faults | None = None, rate: float = 50.0) -> tuple[list[bytes], Produced]:
+def _lines(
+    seed: int, count: int, faults: Faults | None = None, rate: float = 50.0
+) -> tuple[list[bytes], Produced]:
     produced = Produced()
-    sim = Simulator(seed=seed, start=START, rate=rate, users=50, catalog_artists=200, faults=faults or Faults())
+    sim = Simulator(
+        seed=seed, start=START, rate=rate, users=50, catalog_artists=200, faults=faults or Faults()
+    )
     return [line for chunk in sim.lines(count, produced) for line in chunk], produced
 
 
@@ -49,7 +53,10 @@ def test_users_favour_their_artists_and_sleep_at_night() -> None:
     by_user: dict[str, Counter[str]] = {}
     for e in events:
         by_user.setdefault(e["user_id"], Counter())[e["artist_id"]] += 1
-    share = [sum(c for _, c in plays.most_common(FAVOURITE_ARTISTS)) / plays.total() for plays in by_user.values()]
+    share = [
+        sum(c for _, c in plays.most_common(FAVOURITE_ARTISTS)) / plays.total()
+        for plays in by_user.values()
+    ]
     assert sum(share) / len(share) > 0.5  # a few artists take most of a user's plays
     europe = ("SE", "DE", "FR", "IT", "ES")  # UTC+1 in the simulator
     hours = Counter(
