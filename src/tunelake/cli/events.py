@@ -88,7 +88,7 @@ def status(home: Home = None, profile: ProfileOpt = None) -> None:
     last = s.last_commit.isoformat(timespec="seconds") if s.last_commit else "never"
     out.print(
         f"stream {s.stream.stream} at {s.stream.url}: {s.stream.messages} messages "
-        f"(positions {s.stream.first_position}–{s.stream.last_position})\n"
+        f"(positions {s.stream.first_position}-{s.stream.last_position})\n"
         f"consumer: position {s.position}, {s.pending} messages pending, lag {s.lag_seconds:.1f} s\n"
         f"plays: {s.rows} rows, last commit {last}",
         highlight=False,

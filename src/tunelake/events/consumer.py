@@ -24,11 +24,12 @@ import fcntl
 import os
 import signal
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO
 
 import pyarrow as pa
 
@@ -189,11 +190,15 @@ class Consumer:
                 },
                 schema=QUARANTINE_SCHEMA,
             )
-            tables.commit(self.lake, QUARANTINE_PLAYS, rows, stream, self._quarantine_position, last)
+            tables.commit(
+                self.lake, QUARANTINE_PLAYS, rows, stream, self._quarantine_position, last
+            )
             self._quarantine_position = last
         keep = self._seen.fresh(parsed.keys, parsed.columns["ts"])  # type: ignore[arg-type]
         plays = parsed.table(keep)
-        plays = plays.append_column(RECEIVED_AT, pa.repeat(pa.scalar(received, RECEIVED_AT.type), plays.num_rows))
+        plays = plays.append_column(
+            RECEIVED_AT, pa.repeat(pa.scalar(received, RECEIVED_AT.type), plays.num_rows)
+        )
         tables.commit(self.lake, PLAYS, plays, stream, self._position, last)
         self._position = last
         events = len(parsed.keys) + len(parsed.rejected)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from contextlib import suppress
 from datetime import datetime
 from typing import Any, Self
 
@@ -49,11 +50,11 @@ class NatsBroker:
             nc = await nats.connect(
                 url,
                 connect_timeout=CONNECT_TIMEOUT,
-                max_reconnect_attempts=30,
+                max_reconnect_attempts=10,  # a restarted broker: up to ~5 s away
                 reconnect_time_wait=0.5,
                 allow_reconnect=True,
             )
-        except (NoServersError, OSError, NatsError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, NoServersError, OSError, NatsError) as exc:
             raise BrokerUnavailable(
                 f"events broker {mask_url(url)} cannot be reached ({type(exc).__name__}); "
                 "start it or fix TUNELAKE_EVENTS_URL"
@@ -96,11 +97,9 @@ class NatsBroker:
             )
         try:
             got = await self._sub.fetch(max_messages, timeout=timeout)
-        except NatsTimeout:
+        except (TimeoutError, NatsTimeout):  # nats-py raises either when none came
             return []
-        messages = [
-            Message(m.metadata.sequence.stream, m.data, m.metadata.timestamp) for m in got
-        ]
+        messages = [Message(m.metadata.sequence.stream, m.data, m.metadata.timestamp) for m in got]
         # Messages older than the stream keeps are gone: the next one read is past them.
         messages = [m for m in messages if m.position > after]
         if messages:
@@ -128,10 +127,9 @@ class NatsBroker:
     async def _unsubscribe(self) -> None:
         if self._sub is not None:
             sub, self._sub = self._sub, None
-            try:
+            # On a connection going away the server drops the consumer itself (INACTIVE).
+            with suppress(NatsError):
                 await sub.unsubscribe()
-            except NatsError:
-                pass  # the connection is going away: the server drops the consumer itself
 
     async def close(self) -> None:
         await self._unsubscribe()

@@ -64,7 +64,7 @@ class Produced:
 
     @property
     def valid_unique(self) -> int:
-        """Events that should end up in `plays`: sent − duplicates − malformed."""
+        """Events that should end up in `plays`: sent - duplicates - malformed."""
         return self.events - self.duplicates - self.malformed
 
 
@@ -113,7 +113,9 @@ class Simulator:
         self._sent = 0
         self._held: list[bytes] = []  # duplicates waiting to be sent again
 
-    def _tastes(self, rng: np.random.Generator, genre: np.ndarray, popularity: np.ndarray) -> np.ndarray:
+    def _tastes(
+        self, rng: np.random.Generator, genre: np.ndarray, popularity: np.ndarray
+    ) -> np.ndarray:
         """FAVOURITE_ARTISTS artists per user from two favourite genres, popularity-weighted
         (artists without tracks excluded)."""
         playable = self._own_count > 0
@@ -129,7 +131,9 @@ class Simulator:
         return favourites
 
     # ------------------------------------------------------------------------------------
-    def lines(self, count: int | None = None, produced: Produced | None = None) -> Iterator[list[bytes]]:
+    def lines(
+        self, count: int | None = None, produced: Produced | None = None
+    ) -> Iterator[list[bytes]]:
         """Chunks of encoded events (one JSON object each), `count` lines in all (None: no end)."""
         produced = produced if produced is not None else Produced()
         while count is None or produced.events < count:
@@ -210,10 +214,14 @@ class Simulator:
 
 def _uuid7s(ms: np.ndarray, random: np.ndarray) -> list[str]:
     """UUIDv7 texts: 48 bits of Unix milliseconds, version 7, 74 random bits, variant 10."""
-    hi = (ms.astype(np.uint64) << np.uint64(16)) | np.uint64(0x7000) | (
-        random[:, 0].astype(np.uint64) & np.uint64(0x0FFF)
+    hi = (
+        (ms.astype(np.uint64) << np.uint64(16))
+        | np.uint64(0x7000)
+        | (random[:, 0].astype(np.uint64) & np.uint64(0x0FFF))
     )
-    lo = (np.uint64(0x8000_0000_0000_0000)) | (random[:, 1].astype(np.uint64) & np.uint64(0x3FFF_FFFF_FFFF_FFFF))
+    lo = (np.uint64(0x8000_0000_0000_0000)) | (
+        random[:, 1].astype(np.uint64) & np.uint64(0x3FFF_FFFF_FFFF_FFFF)
+    )
     out = []
     for h, low in zip(hi.tolist(), lo.tolist(), strict=True):
         x = f"{h:016x}{low:016x}"

@@ -2,7 +2,7 @@
 
 `plays` is partitioned by day(ts): a query of a day, or of an artist over a few days, reads one
 partition, and a compacted day is a handful of files sorted by (artist_id, ts). Hourly
-partitions would only multiply small files (a day of 24 partitions × every micro-batch)
+partitions would only multiply small files (24 partitions a day, each with a file per micro-batch)
 without pruning more for the per-artist and per-day queries people run.
 
 Exactly once: each table keeps, as the table property POSITION, the broker position of the
@@ -136,7 +136,9 @@ def read_plays(
         if unknown:
             raise UserError(f"plays has no column(s) {unknown}; it has {STORED_SCHEMA.names}")
     if table is None:
-        schema = STORED_SCHEMA if not columns else pa.schema([STORED_SCHEMA.field(c) for c in columns])
+        schema = (
+            STORED_SCHEMA if not columns else pa.schema([STORED_SCHEMA.field(c) for c in columns])
+        )
         return schema.empty_table()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)

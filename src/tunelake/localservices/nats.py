@@ -86,7 +86,9 @@ def start_nats(
         retry_on=(OSError, ConnectionError),
         timeout=timeout,
     )
-    server = NatsServer(data_dir=directory.path, endpoint_url=endpoint, pid=process.pid, _process=process)
+    server = NatsServer(
+        data_dir=directory.path, endpoint_url=endpoint, pid=process.pid, _process=process
+    )
     if not detached:
         server.stop_at_exit()
     return server
