@@ -175,3 +175,20 @@ def _on(server: URL, statement: str) -> None:
     with engine.begin() as conn:
         conn.exec_driver_sql(statement)
     engine.dispose()
+
+
+REDIS_EVENTS = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+def redis_events_stream() -> Iterator[str]:
+    """An events stream of its own on the machine's Redis (Redis Streams: the broker the
+    listening tests drive end to end), deleted afterwards."""
+    service_or_skip("Redis", port_open("127.0.0.1", 6379), "start redis-server on :6379")
+    import redis
+
+    stream = f"tunelake-test-{uuid.uuid4().hex[:12]}"
+    yield stream
+    client = redis.Redis.from_url(REDIS_EVENTS)
+    client.delete(stream)
+    client.close()

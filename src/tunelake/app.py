@@ -25,6 +25,18 @@ from pydantic import BaseModel, TypeAdapter
 from tunelake.config import Settings
 from tunelake.doctor import Check, diagnose
 from tunelake.errors import InputError, NotFound, is_expected
+from tunelake.events.usecases import compact as events_compact
+from tunelake.events.usecases import consume as events_consume
+from tunelake.events.usecases import produce as events_produce
+from tunelake.events.usecases import stop_embedded_broker as events_stop_broker
+from tunelake.events.usecases import stream_status as events_status
+from tunelake.listening import (  # the listening use cases live there; re-exported here
+    artist_plays,
+    listening,
+    publish_trending,
+    trending_artists,
+    write_play_counts,
+)
 from tunelake.models import Artist, ArtistDocument, IngestRequest, RelatedArtist, TrackSummary
 from tunelake.names import normalise_name
 from tunelake.observability import RunRecord, StepFailed, one_line, records_from_rows
@@ -54,15 +66,23 @@ __all__ = [
     "RunResult",
     "SqlResult",
     "artist",
+    "artist_plays",
     "artist_profile",
     "backfill",
     "doctor",
+    "events_compact",
+    "events_consume",
+    "events_produce",
+    "events_status",
+    "events_stop_broker",
     "failure_summary",
     "genres",
     "health",
     "ingest",
     "ingest_request",
+    "listening",
     "overview",
+    "publish_trending",
     "recent_runs",
     "rejects",
     "request_ingest",
@@ -74,6 +94,8 @@ __all__ = [
     "similar_to",
     "sql",
     "top_tracks",
+    "trending_artists",
+    "write_play_counts",
 ]
 
 T = TypeVar("T")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 import matplotlib
 import numpy as np
@@ -38,6 +39,22 @@ def bars(labels: Sequence[str], values: Sequence[float], *, title: str, xlabel: 
     ax.set_yticks(np.arange(len(labels)), labels, parse_math=False)
     ax.invert_yaxis()
     ax.set_xlabel(xlabel)
+    ax.set_title(title, parse_math=False)
+    return svg(fig)
+
+
+def timeline(
+    starts: Sequence[datetime], values: Sequence[float], *, title: str, ylabel: str
+) -> Markup:
+    """Bars over time, one per period (an hour: labelled HH:MM in UTC), in order."""
+    fig = Figure(figsize=(9, 2.8), layout="constrained")
+    ax = fig.subplots()
+    x = np.arange(len(starts))
+    ax.bar(x, values, color=BAR)
+    step = max(1, len(starts) // 12)  # at most about a dozen labels
+    ax.set_xticks(x[::step], [s.strftime("%H:%M") for s in starts[::step]], parse_math=False)
+    ax.set_xlabel("hour (UTC)")
+    ax.set_ylabel(ylabel)
     ax.set_title(title, parse_math=False)
     return svg(fig)
 

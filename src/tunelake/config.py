@@ -87,6 +87,22 @@ class Settings(BaseSettings):
     catalog_latency_ms: float = Field(0.0, ge=0)
     """Latency the built-in server adds to every call, to behave like a remote API."""
 
+    # listening events (tunelake.events)
+    events_url: str | None = None
+    """nats://… (NATS JetStream) or redis://… (Redis Streams); None: the embedded nats-server
+    with its JetStream store under `<home>/events/nats`."""
+    events_stream: str = Field("tunelake_plays", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    events_per_message: int = Field(100, ge=1)
+    """Events a producer puts in one broker message (JSON lines)."""
+    events_batch_events: int = Field(20_000, ge=1)
+    """Most events one consumer micro-batch commits (bounds the consumer's memory)."""
+    events_batch_seconds: float = Field(1.0, gt=0)
+    """Longest a consumer waits to fill a micro-batch before it commits what it has."""
+    events_retention_hours: float = Field(168.0, gt=0)
+    """How long the broker keeps messages (a consumer stopped longer loses the oldest)."""
+    events_dedup_days: int = Field(3, ge=1)
+    """Event-time days whose event ids a consumer holds in memory to drop duplicates."""
+
     # pipeline
     seeds_file: Path | None = None
     extract_chunk: int = Field(200, ge=1)
@@ -117,6 +133,16 @@ class Settings(BaseSettings):
                 + (f"; unknown: {unknown}" if unknown else "")
             )
         return features
+
+    # listening (tunelake.listening): the trending rule of tunelake.engines.listening
+    trending_window_minutes: int = Field(60, ge=1)
+    """An artist trends on its plays in this last window ..."""
+    trending_baseline_hours: float = Field(168.0, gt=0)
+    """... against its usual plays per window over this long before it."""
+    trending_min_plays: int = Field(10, ge=1)
+    """Fewer plays than this in the window never trend."""
+    trending_top: int = Field(20, ge=1, le=100)
+    """How many trending artists are published."""
 
     # the service (`tunelake serve`)
     api_token: SecretStr | None = None

@@ -19,6 +19,9 @@ def test_definitions_load():
     assert keys == {
         "raw_responses", "artists", "tracks", "top_tracks", "audio_features",
         "artist_vectors", "related_artists", "serving_documents",
+        # orchestration/listening.py
+        "plays", "plays_compacted", "artist_daily_plays", "artist_hourly_plays",
+        "trending_artists",
     }  # fmt: skip
     assert {s.name for s in repo.sensor_defs} >= {
         "ingest_requests",
@@ -26,7 +29,7 @@ def test_definitions_load():
         "on_check_failure",
         "downstream_on_upstream",
     }
-    assert [s.cron_schedule for s in repo.schedule_defs] == ["0 3 * * *"]
+    assert repo.get_schedule_def("daily").cron_schedule == "0 3 * * *"
 
 
 def test_one_partition_gives_the_state_of_tunelake_run(materialise, settings_of):

@@ -69,8 +69,11 @@ def test_orchestrate_serves_the_definitions_and_stops_cleanly(env):
         assert {"raw_responses", "artists", "related_artists", "serving_documents"} <= keys
         (location,) = _graphql(url, SENSORS_QUERY)["workspaceOrError"]["locationEntries"]
         (repo,) = location["locationOrLoadError"]["repositories"]
-        assert [s["cronSchedule"] for s in repo["schedules"]] == ["0 3 * * *"]
-        assert {"ingest_requests", "on_run_failure", "on_check_failure"} <= {
+        # the daily run, and listening's (orchestration/listening.py) day and trending
+        assert sorted(s["cronSchedule"] for s in repo["schedules"]) == [
+            "*/5 * * * *", "0 3 * * *", "30 1 * * *",
+        ]  # fmt: skip
+        assert {"ingest_requests", "on_run_failure", "on_check_failure", "plays_health"} <= {
             s["name"] for s in repo["sensors"]
         }
 

@@ -5,7 +5,7 @@ case of `tunelake.app` (which the Dagster definitions and the API call too), and
 answer. An expected failure prints one line and exits with its error's code.
 
 One module per command group: `pipeline` (run, ingest, backfill), `reads` (similar, runs,
-sql), `serve` (serve, orchestrate), `services` (services, doctor), `lake`, `catalog`;
+sql), `serve` (serve, orchestrate), `services` (services, doctor), `lake`, `catalog`, `events`;
 `common` holds what they share.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import typer
 
-from tunelake.cli import catalog, lake, pipeline, reads, serve, services
+from tunelake.cli import catalog, events, lake, listening, pipeline, reads, serve, services
 
 app = typer.Typer(
     help="tunelake: music APIs → warehouse, Iceberg lake, exact artist similarity, serving store.",
@@ -33,3 +33,5 @@ app.command()(serve.orchestrate)
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(services.app, name="services")
 app.add_typer(lake.app, name="lake")
+app.add_typer(events.app, name="events")
+app.add_typer(listening.app, name="listening")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from tunelake.orchestration import listening
 from tunelake.orchestration.assets import ASSETS
 from tunelake.orchestration.checks import CHECKS
 from tunelake.orchestration.resources import TunelakeResource
@@ -21,10 +22,10 @@ automation_sensor = dg.AutomationConditionSensorDefinition(
 )
 
 defs = dg.Definitions(
-    assets=ASSETS,
+    assets=[*ASSETS, *listening.ASSETS],
     asset_checks=CHECKS,
-    jobs=[daily_job, ingest_job],
-    schedules=[daily],
-    sensors=[*SENSORS, automation_sensor],
+    jobs=[daily_job, ingest_job, *listening.JOBS],
+    schedules=[daily, *listening.SCHEDULES],
+    sensors=[*SENSORS, automation_sensor, *listening.SENSORS],
     resources={"tunelake": TunelakeResource()},
 )

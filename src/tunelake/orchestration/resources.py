@@ -47,6 +47,14 @@ class Automation(Settings):
     """Where the Dagster UI answers: the base of the run links in alerts."""
     outbox_interval_s: int = 30
     """How often the daemon looks at the ingest-request outbox."""
+    events_max_lag_s: float = 300.0
+    """The `plays_health` sensor alerts when the oldest event not in `plays` is older."""
+    plays_max_age_minutes: float = 60.0
+    """... or when the last commit to `plays` is older than this."""
+    events_check_interval_s: int = 60
+    """How often the `plays_health` sensor looks."""
+    trending_cron: str = "*/5 * * * *"
+    """When the trending artists are recomputed and published (in UTC)."""
 
 
 def automation() -> Automation:
@@ -130,10 +138,18 @@ def asset_step(
             recorder.run.outputs.update(res.outputs())
             recorder.finish()
     except Exception as exc:
-        if is_transient(exc):
-            context.log.warning(f"transient failure, to be retried: {one_line(exc)}")
-            raise
-        raise dg.Failure(description=one_line(exc), allow_retries=False) from exc
+        raise as_failure(context, exc)  # noqa: B904 (as_failure chains it)
+
+
+def as_failure(context: dg.AssetExecutionContext, exc: Exception) -> Exception:
+    """What an asset raises for exc: a transient failure (the error root says which) as it
+    is, for the asset's retry policy; any other as a Failure with its one line, not retried."""
+    if is_transient(exc):
+        context.log.warning(f"transient failure, to be retried: {one_line(exc)}")
+        return exc
+    failure = dg.Failure(description=one_line(exc), allow_retries=False)
+    failure.__cause__ = exc
+    return failure
 
 
 def metadata_of(step: StepRecord) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from tunelake.engines.similarity import related_artists
 from tunelake.engines.vectors import artist_vectors
+from tunelake.listening import NO_PLAYS, play_counts
 from tunelake.observability import StepRecord, now
 from tunelake.pipeline.progress import (
     Progress,
@@ -251,9 +252,16 @@ def _by(table: pa.Table, key: str) -> dict[str, list[dict[str, Any]]]:
     return grouped
 
 
-def documents(curated: Curated, related: pa.Table, dt: date) -> list[dict[str, Any]]:
-    """One denormalised document per artist: the artist, genres, top tracks, and related
-    artists with their names and images."""
+def documents(
+    curated: Curated,
+    related: pa.Table,
+    dt: date,
+    plays: Mapping[str, Mapping[str, int]] | None = None,
+) -> list[dict[str, Any]]:
+    """One denormalised document per artist: the artist, genres, top tracks, related
+    artists with their names and images, and its plays ({"dt": on dt, "7d": in the 7 days
+    ending with dt}; zeros for an artist nobody played)."""
+    plays = plays or {}
     artists = {a["artist_id"]: a for a in curated.artists.to_pylist()}
     tracks = {t["track_id"]: t for t in curated.tracks.to_pylist()}
     top = _by(
@@ -281,6 +289,7 @@ def documents(curated: Curated, related: pa.Table, dt: date) -> list[dict[str, A
                     }
                     for r in near.get(artist_id, [])
                 ],
+                "plays": dict(plays.get(artist_id) or NO_PLAYS),
                 "dt": dt.isoformat(),
                 "updated_at": updated_at,
             }
@@ -304,8 +313,9 @@ def _track_summary(track: Mapping[str, Any]) -> dict[str, Any]:
 def publish(
     res: Resources, dt: date, curated: Curated, similarity: Similarity, step: StepRecord
 ) -> int:
-    """One document per artist into the serving store."""
-    docs = documents(curated, similarity.related, dt)
+    """One document per artist into the serving store, with its plays from the lake."""
+    assert isinstance(res.lake, IcebergLake)  # open_resources opens no other lake
+    docs = documents(curated, similarity.related, dt, play_counts(res.lake, dt))
     written = res.serving.put_many(docs)
     step.counts(len(docs), written)
     return written

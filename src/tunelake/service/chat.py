@@ -26,6 +26,7 @@ from starlette.concurrency import run_in_threadpool
 from tunelake import app as use_cases
 from tunelake.config import Settings
 from tunelake.errors import InputError, NotFound, TunelakeError
+from tunelake.listening import Trending
 from tunelake.models import ArtistDocument, RelatedArtist
 from tunelake.observability import one_line
 from tunelake.service import links
@@ -83,6 +84,9 @@ SAYS: dict[Language, dict[str, str]] = {
         "ask": "artists like {name}",
         "popularity": "popularity {popularity}",
         "namesakes": "{others} other artist(s) share this name",
+        "trending_card": "#{rank} · {plays} plays in the last {minutes} min ({score:.1f} times usual)",
+        "trending_quiet": "Nobody is trending right now: no artist is played above its usual rate.",
+        "trending_none": "Nothing is trending yet: no plays have been counted.",
     },
     "ko": {
         "not_json": "요청을 읽을 수 없어요: JSON이 아니에요.",
@@ -108,6 +112,9 @@ SAYS: dict[Language, dict[str, str]] = {
         "ask": "{name} 같은 가수",
         "popularity": "인기도 {popularity}",
         "namesakes": "같은 이름의 가수 {others}명 더",
+        "trending_card": "{rank}위 · 최근 {minutes}분 재생 {plays}회 (평소의 {score:.1f}배)",
+        "trending_quiet": "지금은 평소보다 많이 재생되는 가수가 없어요.",
+        "trending_none": "아직 뜨는 가수가 없어요: 집계된 재생 기록이 없어요.",
     },
 }
 EXAMPLE: dict[Language, str] = {"en": "<name>", "ko": "아이유"}
@@ -121,6 +128,15 @@ def language_of(utterance: object) -> Language:
 class KakaoUser(BaseModel):
     model_config = ConfigDict(extra="allow")
     id: str = Field(max_length=MAX_UTTERANCE)
+
+
+# "trending", "what's trending?", "요즘 뜨는 노래": the trending artists, as a carousel. Not
+# "hot" alone: a bare name asks for that artist, and an artist may be called Hot.
+_TRENDING = re.compile(
+    r"^(?:what(?:'s|\s+is)\s+)?trending(?:\s+(?:now|artists?|songs?|music))?\s*\??$"
+    r"|요즘\s*(?:뜨는|인기\s*있는|핫한)",
+    re.I,
+)
 
 
 class UserRequest(BaseModel):
@@ -179,6 +195,28 @@ def _text(message: str, replies: list[dict[str, Any]] | None = None) -> dict[str
     return {"version": "2.0", "template": template}
 
 
+def _card(
+    links_to: _Links,
+    says: dict[str, str],
+    title: str,
+    description: str,
+    image: str | None,
+    artist_id: str,
+) -> dict[str, Any]:
+    link = links_to.page(artist_id)
+    return {
+        "title": title,
+        "description": description[:DESCRIPTION_CHARS],
+        "thumbnail": {"imageUrl": links_to.image(image), "link": {"web": link}},
+        "buttons": [{"action": "webLink", "label": says["open"], "webLinkUrl": link}],
+    }
+
+
+def _ask(says: dict[str, str], name: str) -> dict[str, Any]:
+    """A quick reply that asks for the artists like `name`."""
+    return {"label": label(name), "action": "message", "messageText": says["ask"].format(name=name)}
+
+
 def answer(
     doc: ArtistDocument, links_to: _Links, lang: Language = "en", others: int = 0
 ) -> dict[str, Any]:
@@ -186,13 +224,7 @@ def answer(
     says = SAYS[lang]
 
     def card(title: str, description: str, image: str | None, artist_id: str) -> dict[str, Any]:
-        link = links_to.page(artist_id)
-        return {
-            "title": title,
-            "description": description[:DESCRIPTION_CHARS],
-            "thumbnail": {"imageUrl": links_to.image(image), "link": {"web": link}},
-            "buttons": [{"action": "webLink", "label": says["open"], "webLinkUrl": link}],
-        }
+        return _card(links_to, says, title, description, image, artist_id)
 
     about = [", ".join(doc.genres or ())]
     if doc.popularity:
@@ -221,15 +253,40 @@ def answer(
             for r in neighbours
         ]
         outputs.append({"carousel": {"type": "basicCard", "items": cards}})
-    replies = [
-        {
-            "label": label(r.name),
-            "action": "message",
-            "messageText": says["ask"].format(name=r.name),
-        }
-        for r in neighbours[:QUICK_REPLIES]
-    ]
+    replies = [_ask(says, r.name) for r in neighbours[:QUICK_REPLIES]]
     return {"version": "2.0", "template": {"outputs": outputs, "quickReplies": replies}}
+
+
+def asks_trending(utterance: str) -> bool:
+    return _TRENDING.search(" ".join(utterance.split())) is not None
+
+
+def trending_answer(trending: Trending, links_to: _Links, lang: Language = "en") -> dict[str, Any]:
+    """The trending artists as a carousel of cards linked to their pages."""
+    says = SAYS[lang]
+    cards = [
+        _card(
+            links_to,
+            says,
+            a.name or a.artist_id,
+            says["trending_card"].format(
+                rank=a.rank, plays=a.plays, minutes=trending.window_minutes, score=a.score
+            ),
+            a.image_url,
+            a.artist_id,
+        )
+        for a in trending.artists[:CAROUSEL_ITEMS]
+    ]
+    if not cards:
+        return _text(says["trending_quiet"])
+    replies = [_ask(says, a.name) for a in trending.artists[:QUICK_REPLIES] if a.name]
+    return {
+        "version": "2.0",
+        "template": {
+            "outputs": [{"carousel": {"type": "basicCard", "items": cards}}],
+            "quickReplies": replies,
+        },
+    }
 
 
 class _Links:
@@ -276,6 +333,12 @@ def reply(svc: Service, quota: IngestQuota, body: Any, request_base: str) -> dic
     utterance = payload.userRequest.utterance
     lang = language_of(utterance)
     says = SAYS[lang]
+    if asks_trending(utterance):
+        try:
+            trending = use_cases.trending_artists(svc.settings, store=svc.serving())
+        except NotFound:
+            return _text(says["trending_none"])
+        return trending_answer(trending, _Links(svc.settings, request_base), lang)
     name = artist_named(utterance)
     try:
         found = use_cases.similar(svc.settings, name, store=svc.serving())

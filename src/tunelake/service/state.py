@@ -10,7 +10,8 @@ from typing import TypeVar
 
 from tunelake.config import Settings
 from tunelake.errors import NotFound, TransientError
-from tunelake.pipeline.resources import reading_serving, reading_warehouse
+from tunelake.pipeline.resources import reading_lake, reading_serving, reading_warehouse
+from tunelake.storage.lake.iceberg_lake import IcebergLake
 from tunelake.storage.serving.port import ServingStore
 from tunelake.storage.warehouse.port import Warehouse
 
@@ -32,6 +33,7 @@ class Service:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _serving: ServingStore | None = None
     _warehouse: Warehouse | None = None
+    _lake: IcebergLake | None = None
 
     # The lock: two first requests at once must not open two stores, one never closed.
     def serving(self) -> ServingStore:
@@ -45,6 +47,16 @@ class Service:
             if self._warehouse is None:
                 self._warehouse = self._open(reading_warehouse(self.settings))
             return self._warehouse
+
+    def lake(self) -> IcebergLake:
+        """The lake, for the listening reads (each read loads the table's current snapshot)."""
+        with self._lock:
+            if self._lake is None:
+                try:
+                    self._lake = reading_lake(self.settings)
+                except NotFound:
+                    raise NothingPublished() from None
+            return self._lake
 
     def _open(self, opening: AbstractContextManager[T]) -> T:
         try:

@@ -179,3 +179,49 @@ def test_bad_documents_are_refused_clearly(
     with pytest.raises(InvalidDocument, match=message):
         store.put_many([doc("a1", "Fine"), bad])
     assert store.count() == 0  # the batch holding the bad document was not written
+
+
+TRENDING = {
+    "computed_at": "2026-12-05T13:30:00+00:00",
+    "entries": [
+        {"rank": 1, "artist_id": "a1", "name": "아이유 IU", "plays": 42, "score": 3.0},
+        {"rank": 2, "artist_id": "a2", "name": "Blur", "plays": 12, "score": 2.5},
+    ],
+}
+
+
+def test_a_named_list_round_trips_and_is_replaced_whole(store: ServingStore) -> None:
+    assert store.get_list("trending") is None
+    store.put_list("trending", TRENDING)
+    got = store.get_list("trending")
+    assert json.dumps(got, ensure_ascii=False) == json.dumps(TRENDING, ensure_ascii=False)
+    store.put_list("trending", {"computed_at": "later", "entries": []})
+    assert store.get_list("trending") == {"computed_at": "later", "entries": []}
+    assert store.get_list("other") is None
+
+
+def test_lists_are_not_artists(store: ServingStore) -> None:
+    store.put_many([doc("a1", "Blur")])
+    store.put_list("trending", TRENDING)
+    assert store.count() == 1
+    assert store.get("list#trending") is None
+    assert store.get_many(["a1", "list#trending", "trending"]) == {"a1": doc("a1", "Blur")}
+    assert store.find_by_name("trending") == []
+
+
+@pytest.mark.parametrize(
+    ("name", "document", "message"),
+    [
+        ("", {}, "list name"),
+        ("Trending Now", {}, "list name"),
+        ("x" * 65, {}, "list name"),
+        ("trending", ["not", "a", "dict"], "must be a dict"),
+        ("trending", {"score": float("inf")}, "JSON"),
+    ],
+)
+def test_bad_lists_are_refused_clearly(
+    store: ServingStore, name: str, document: Any, message: str
+) -> None:
+    with pytest.raises(InvalidDocument, match=message):
+        store.put_list(name, document)
+    assert store.get_list("trending") is None

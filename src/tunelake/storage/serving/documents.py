@@ -6,6 +6,7 @@ DynamoDB map would not: its numbers normalise 120.0 to 120)."""
 from __future__ import annotations
 
 import json
+import re
 import reprlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -49,6 +50,21 @@ def encode(document: Mapping[str, Any]) -> Encoded:
     except (TypeError, ValueError) as exc:
         raise InvalidDocument(f"document {artist_id!r} is not JSON-serialisable: {exc}") from exc
     return Encoded(artist_id, name_key, body)
+
+
+_LIST_NAME = re.compile(r"^[a-z0-9_-]{1,64}$")
+
+
+def encode_list(name: str, document: Mapping[str, Any]) -> str:
+    """The JSON text of a named list's document (see ServingStore.put_list)."""
+    if not isinstance(name, str) or not _LIST_NAME.match(name):
+        raise InvalidDocument(f"a list name is 1-64 of [a-z0-9_-], got {reprlib.repr(name)}")
+    if not isinstance(document, Mapping):
+        raise InvalidDocument(f"list {name!r} must be a dict, got {type(document).__name__}")
+    try:
+        return _ENCODER.encode(document)
+    except (TypeError, ValueError) as exc:
+        raise InvalidDocument(f"list {name!r} is not JSON-serialisable: {exc}") from exc
 
 
 def decode(body: str | bytes) -> dict[str, Any]:

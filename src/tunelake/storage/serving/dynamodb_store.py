@@ -4,6 +4,8 @@ One item per artist: artist_id (the table's key), name_key, doc (the JSON text: 
 map would normalise numbers, 120.0 coming back as 120) and updated_at. The global secondary
 index `name_key-index` (name_key, then artist_id; keys only, so documents are not written
 twice) answers find_by_name in artist_id order.
+A named list is an item keyed `list#<name>` with no name_key: the index leaves it out, and
+reads of artists skip items without one (no artist id holds a `#`, but a request may ask).
 The table is created on first use, billed per request.
 """
 
@@ -29,6 +31,7 @@ from tunelake.storage.serving.documents import (
     Encoded,
     chunks,
     decode,
+    encode_list,
     encoded_batches,
     utc_now,
 )
@@ -42,6 +45,7 @@ _WINDOW = 1_000
 """Documents deduplicated together and then written concurrently, 25 a request: a repeated
 id can only race with itself inside one window, where the last one has already won."""
 _URL_OPTIONS = {"endpoint_url", "region"}
+_LIST_KEY = "list#"
 _UNREACHABLE = (botocore.exceptions.ConnectionError, botocore.exceptions.HTTPClientError)
 
 
@@ -190,13 +194,18 @@ class DynamoServing:
                 TableName=self._table, Key={"artist_id": {"S": artist_id}}, ConsistentRead=True
             )
         item = response.get("Item")
-        return None if item is None else _decode(item)
+        return None if item is None or "name_key" not in item else _decode(item)
 
     def get_many(self, artist_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         ids = list(dict.fromkeys(artist_ids))
         with self._reachable():
             batches = list(self._pool.map(self._read, chunks(ids, _GET_BATCH)))
-        return {item["artist_id"]["S"]: _decode(item) for batch in batches for item in batch}
+        return {
+            item["artist_id"]["S"]: _decode(item)
+            for batch in batches
+            for item in batch
+            if "name_key" in item
+        }
 
     def find_by_name(self, name: str) -> list[dict[str, Any]]:
         key = normalise_name(name)
@@ -218,10 +227,32 @@ class DynamoServing:
     def count(self) -> int:
         """Exact, by a counting scan: DescribeTable's ItemCount lags by hours on AWS."""
         pages = self._client.get_paginator("scan").paginate(
-            TableName=self._table, Select="COUNT", ConsistentRead=True
+            TableName=self._table,
+            Select="COUNT",
+            ConsistentRead=True,
+            FilterExpression="attribute_exists(name_key)",  # artists, not lists
         )
         with self._reachable():
             return sum(page["Count"] for page in pages)
+
+    def put_list(self, name: str, document: dict[str, Any]) -> None:
+        item = {
+            "artist_id": {"S": _LIST_KEY + name},
+            "doc": {"S": encode_list(name, document)},
+            "updated_at": {"S": utc_now()},
+        }
+        with self._reachable():
+            self._client.put_item(TableName=self._table, Item=item)
+
+    def get_list(self, name: str) -> dict[str, Any] | None:
+        with self._reachable():
+            response = self._client.get_item(
+                TableName=self._table,
+                Key={"artist_id": {"S": _LIST_KEY + name}},
+                ConsistentRead=True,
+            )
+        item = response.get("Item")
+        return None if item is None else _decode(item)
 
     def close(self) -> None:
         self._pool.shutdown()

@@ -46,4 +46,13 @@ class ServingStore(Protocol):
 
     def count(self) -> int: ...
 
+    def put_list(self, name: str, document: dict[str, Any]) -> None:
+        """Replace the named list (e.g. "trending": a ranking computed elsewhere) as a whole:
+        a reader sees the old document or the new one. Lists are not artists: get, get_many,
+        find_by_name and count never see them. Raises InvalidDocument for a name that is not
+        1-64 of [a-z0-9_-] or a document that is not JSON."""
+
+    def get_list(self, name: str) -> dict[str, Any] | None:
+        """The named list's document as written, or None if it was never written."""
+
     def close(self) -> None: ...

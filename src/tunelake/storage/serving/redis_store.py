@@ -2,7 +2,8 @@
 
 Keys under a prefix: `<prefix>:artist:<id>` holds the JSON document; `<prefix>:name:<key>`
 is the SET of ids sharing a normalised name; the HASH `<prefix>:names` maps each id to its
-current name key, so a rename can leave its old name's set and count() is one HLEN.
+current name key, so a rename can leave its old name's set and count() is one HLEN;
+`<prefix>:list:<name>` holds a named list's JSON document.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import redis
 from tunelake.config import ConfigError
 from tunelake.names import normalise_name
 from tunelake.redact import mask_url
-from tunelake.storage.serving.documents import chunks, decode, encoded_batches
+from tunelake.storage.serving.documents import chunks, decode, encode_list, encoded_batches
 from tunelake.storage.serving.port import ServingUnavailable
 
 _CHUNK = 1_000
@@ -48,6 +49,7 @@ class RedisServing:
         self._artist = f"{prefix}:artist:"
         self._name = f"{prefix}:name:"
         self._names = f"{prefix}:names"
+        self._list = f"{prefix}:list:"
         client_url = urlunsplit(parts._replace(query=urlencode(query, doseq=True)))
         try:
             self._client = redis.Redis.from_url(
@@ -115,6 +117,16 @@ class RedisServing:
     def count(self) -> int:
         with self._reachable():
             return int(self._client.hlen(self._names))
+
+    def put_list(self, name: str, document: dict[str, Any]) -> None:
+        body = encode_list(name, document)
+        with self._reachable():
+            self._client.set(self._list + name, body)
+
+    def get_list(self, name: str) -> dict[str, Any] | None:
+        with self._reachable():
+            body = self._client.get(self._list + name)
+        return None if body is None else decode(body)
 
     def close(self) -> None:
         self._client.close()

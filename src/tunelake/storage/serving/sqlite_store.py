@@ -11,7 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from tunelake.names import normalise_name
-from tunelake.storage.serving.documents import chunks, decode, encoded_batches, utc_now
+from tunelake.storage.serving.documents import (
+    chunks,
+    decode,
+    encode_list,
+    encoded_batches,
+    utc_now,
+)
 from tunelake.storage.serving.port import ServingUnavailable
 from tunelake.storage.sqlite_files import immutable_uri, needs_immutable
 
@@ -23,6 +29,11 @@ _SCHEMA = (
         updated_at TEXT NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS docs_name_key ON docs (name_key)",
+    """CREATE TABLE IF NOT EXISTS lists (
+        name TEXT PRIMARY KEY,
+        doc TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    )""",
 )
 _UPSERT = """INSERT INTO docs (artist_id, name_key, doc, updated_at) VALUES (?, ?, ?, ?)
     ON CONFLICT (artist_id) DO UPDATE SET
@@ -98,6 +109,24 @@ class SqliteServing:
         with self._lock:
             (n,) = self._conn.execute("SELECT count(*) FROM docs").fetchone()
         return int(n)
+
+    def put_list(self, name: str, document: dict[str, Any]) -> None:
+        body = encode_list(name, document)
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO lists (name, doc, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) "
+                "DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at",
+                (name, body, utc_now()),
+            )
+
+    def get_list(self, name: str) -> dict[str, Any] | None:
+        with self._lock:
+            try:
+                row = self._conn.execute("SELECT doc FROM lists WHERE name = ?", (name,)).fetchone()
+            except sqlite3.OperationalError:
+                # a store written before lists existed, opened immutable: it has none
+                return None
+        return None if row is None else decode(row[0])
 
     def close(self) -> None:
         with self._lock:

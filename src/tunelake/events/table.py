@@ -1,0 +1,146 @@
+"""The Iceberg tables `plays` and `quarantine_plays`, and the stream position they carry.
+
+`plays` is partitioned by day(ts): a query of a day, or of an artist over a few days, reads one
+partition, and a compacted day is a handful of files sorted by (artist_id, ts). Hourly
+partitions would only multiply small files (24 partitions a day, each with a file per micro-batch)
+without pruning more for the per-artist and per-day queries people run.
+
+Exactly once: each table keeps, as the table property POSITION, the broker position of the
+last message whose events it holds, set in the same Iceberg commit as the rows. A consumer
+resumes after the position of `plays`; rows of messages at or below a table's position are
+never written again. pyiceberg's own commit retry is off on these tables
+(`commit.retry.num-retries` 0): it would re-apply an append on fresh metadata without checking
+the position, so a lost race is redone here, which re-reads the position first (and fences a
+second consumer: a position that moved is not ours).
+"""
+
+from __future__ import annotations
+
+import warnings
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+from pyiceberg.exceptions import TableAlreadyExistsError
+from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression, GreaterThanOrEqual, LessThan
+from pyiceberg.table import Table
+from pyiceberg.transforms import DayTransform
+
+from tunelake.errors import UserError
+from tunelake.events.schema import PLAYS, QUARANTINE_PLAYS, QUARANTINE_SCHEMA, STORED_SCHEMA
+from tunelake.storage.lake.commits import retry_races
+from tunelake.storage.lake.iceberg_lake import TABLE_PROPERTIES
+
+if TYPE_CHECKING:
+    from tunelake.storage.lake import IcebergLake
+
+POSITION = "tunelake.events.position"
+"""Table property: the broker position (an integer) of the last message the table holds."""
+STREAM = "tunelake.events.stream"
+"""Table property: which stream the position belongs to (a position of another is no use)."""
+PROPERTIES = TABLE_PROPERTIES | {"commit.retry.num-retries": "0"}
+
+
+class PositionMoved(UserError):
+    """Another consumer committed to the table meanwhile: one consumer per stream and table."""
+
+
+def _table(lake: IcebergLake, name: str, schema: pa.Schema, day_of: str) -> Table:
+    found = lake.load(name)
+    if found is not None:
+        return found
+    try:
+        with lake.catalog.create_table_transaction(
+            (lake.namespace, name), schema=schema, properties=PROPERTIES
+        ) as tx:
+            tx.update_spec().add_field(day_of, DayTransform(), f"{day_of}_day").commit()
+    except TableAlreadyExistsError:
+        pass  # another process created it first
+    table = lake.load(name)
+    assert table is not None
+    return table
+
+
+def plays_table(lake: IcebergLake) -> Table:
+    """`plays`, created (partitioned by day(ts)) if missing."""
+    return _table(lake, PLAYS, STORED_SCHEMA, "ts")
+
+
+def quarantine_table(lake: IcebergLake) -> Table:
+    """`quarantine_plays`, created (partitioned by day(received_at)) if missing."""
+    return _table(lake, QUARANTINE_PLAYS, QUARANTINE_SCHEMA, "received_at")
+
+
+def position(table: Table, stream: str) -> int:
+    """The position of the last message table holds for stream (0: none yet)."""
+    props = table.properties
+    if props.get(STREAM, stream) != stream:
+        return 0
+    return int(props.get(POSITION, "0"))
+
+
+def commit(
+    lake: IcebergLake, name: str, rows: pa.Table, stream: str, expected: int, new: int
+) -> None:
+    """Append rows to table name and set its position from expected to new, in one commit.
+
+    Raises PositionMoved if the table's position is not `expected` (another consumer)."""
+
+    def once() -> None:
+        table = plays_table(lake) if name == PLAYS else quarantine_table(lake)
+        now = position(table, stream)
+        if now != expected:
+            raise PositionMoved(
+                f"{lake.namespace}.{name} moved to position {now} of stream {stream} while "
+                f"this consumer expected {expected}: another consumer commits to it; run one "
+                "`tunelake events consume` per stream"
+            )
+        with table.transaction() as tx:
+            if rows.num_rows:
+                tx.append(rows)
+            tx.set_properties({POSITION: str(new), STREAM: stream})
+
+    retry_races(f"{lake.namespace}.{name}", once)
+
+
+def between(start: datetime | None, end: datetime | None) -> BooleanExpression:
+    # pyiceberg's predicates are pydantic models whose __init__ mypy does not see.
+    conditions: list[BooleanExpression] = []
+    if start is not None:
+        conditions.append(GreaterThanOrEqual("ts", _micros(start)))  # type: ignore[call-arg, arg-type]
+    if end is not None:
+        conditions.append(LessThan("ts", _micros(end)))  # type: ignore[call-arg, arg-type]
+    if not conditions:
+        return AlwaysTrue()
+    return conditions[0] if len(conditions) == 1 else And(*conditions)
+
+
+def _micros(moment: datetime) -> int:
+    if moment.tzinfo is None:
+        raise UserError(f"{moment.isoformat()} has no time zone: give times in UTC")
+    return (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+
+
+def read_plays(
+    lake: IcebergLake,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    columns: list[str] | None = None,
+) -> pa.Table:
+    """Plays with start <= ts < end (either open), only `columns` if given; the filter is
+    pushed down to Iceberg (partitions and file statistics prune). No table yet: no rows."""
+    table = lake.load(PLAYS)
+    wanted = tuple(columns) if columns else ("*",)
+    if columns:
+        unknown = sorted(set(columns) - set(STORED_SCHEMA.names))
+        if unknown:
+            raise UserError(f"plays has no column(s) {unknown}; it has {STORED_SCHEMA.names}")
+    if table is None:
+        schema = (
+            STORED_SCHEMA if not columns else pa.schema([STORED_SCHEMA.field(c) for c in columns])
+        )
+        return schema.empty_table()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        got = table.scan(row_filter=between(start, end), selected_fields=wanted).to_arrow()
+    return got.cast(pa.schema([STORED_SCHEMA.field(n) for n in got.column_names]))
