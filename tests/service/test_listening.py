@@ -93,7 +93,10 @@ def test_trending_before_anything_is_published_is_a_404_problem(
     assert "No trending list published yet." in page.text
     assert (counted.status_code, counted.json()["total"]) == (200, 0)
     assert "Nothing is trending yet" in not_yet["template"]["outputs"][0]["simpleText"]["text"]
-    assert "평소보다 많이 재생되는 가수가 없어요" in nobody["template"]["outputs"][0]["simpleText"]["text"]
+    assert (
+        "평소보다 많이 재생되는 가수가 없어요"
+        in nobody["template"]["outputs"][0]["simpleText"]["text"]
+    )
     assert published_empty["artists"] == []
 
 
@@ -150,6 +153,9 @@ def test_an_artists_plays_per_day_by_default_range_and_naive_times(listened: Lis
         ({"from": "2026-12-05T10:00:00Z", "to": "2026-12-05T10:00:00Z"}, 400, "must be before"),
         ({"from": "2026-01-01T00:00:00Z", "to": "2026-12-01T00:00:00Z"}, 400, "longer than 92"),
         ({"from": "yesterday"}, 422, "from"),
+        # a bare number is not ISO 8601, though pydantic would read it as seconds since 1970
+        ({"to": "0.5"}, 422, "ISO 8601"),
+        ({"from": "1700000000"}, 422, "ISO 8601"),
     ],
 )
 def test_bad_ranges_are_problems(

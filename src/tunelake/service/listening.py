@@ -5,12 +5,14 @@ no JavaScript) so that it follows the plays as they arrive."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
+from pydantic import BeforeValidator
 
 from tunelake import app as use_cases
 from tunelake import charts
@@ -22,6 +24,18 @@ from tunelake.service.security import Guard
 
 REFRESH_SECONDS = 30
 """How often the Listening page reloads itself."""
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_8601(value: object) -> object:
+    # pydantic also reads a bare number as seconds since 1970; the schema promises ISO 8601.
+    if isinstance(value, str) and not _ISO_DATE.match(value):
+        raise ValueError("an ISO 8601 date or date-time, e.g. 2026-12-05T10:00:00Z")
+    return value
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_8601)]
 
 
 def _chart(data: Listening) -> Markup | None:
@@ -49,11 +63,11 @@ def router(read: Guard) -> APIRouter:
         svc: Svc,
         artist_id: ArtistId,
         start: Annotated[
-            datetime | None,
+            IsoDateTime | None,
             Query(alias="from", description="ISO 8601; no offset means UTC. Default: to - 24 h"),
         ] = None,
         end: Annotated[
-            datetime | None, Query(alias="to", description="Exclusive. Default: now")
+            IsoDateTime | None, Query(alias="to", description="Exclusive. Default: now")
         ] = None,
     ) -> ArtistPlays:
         """The artist's plays per hour (ranges up to 2 days) or per day (up to 92 days)."""
