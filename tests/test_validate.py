@@ -340,7 +340,13 @@ def test_bad_arguments_are_clear_errors() -> None:
 
 
 def test_contracts_cover_the_ingested_datasets() -> None:
-    assert set(CONTRACTS) == {"artists", "tracks", "top_tracks", "audio_features"}
+    assert set(CONTRACTS) == {
+        "artists",
+        "tracks",
+        "top_tracks",
+        "audio_features",
+        "related_artists",
+    }
     assert all(CONTRACTS[name].dataset.name == name for name in CONTRACTS)
 
 

@@ -20,7 +20,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from tunelake.datasets import ARTISTS, AUDIO_FEATURES, TOP_TRACKS, TRACKS, Dataset
+from tunelake.datasets import (
+    ARTISTS,
+    AUDIO_FEATURES,
+    RELATED_ARTISTS,
+    TOP_TRACKS,
+    TRACKS,
+    Dataset,
+)
 from tunelake.errors import UserError
 from tunelake.sources.spotify_ids import SPOTIFY_ID
 
@@ -68,6 +75,8 @@ class Rule:
     reference: str | None = None
     """The key of `validate`'s `references` whose known ids the check needs; when the caller
     gives no such set the rule is not applied."""
+    parent: str | None = None
+    """The dataset a reference rule points at ("artists")."""
 
 
 @dataclass(frozen=True)
@@ -181,18 +190,22 @@ def known(column: str, among: str) -> Rule:
         check,
         f"unknown {column} (not among the known {among})",
         reference=column,
+        parent=among,
     )
 
 
 # Contracts -------------------------------------------------------------------------------
 
-_DATASETS: dict[str, Dataset] = {d.name: d for d in (ARTISTS, TRACKS, TOP_TRACKS, AUDIO_FEATURES)}
+_DATASETS: dict[str, Dataset] = {
+    d.name: d for d in (ARTISTS, TRACKS, TOP_TRACKS, AUDIO_FEATURES, RELATED_ARTISTS)
+}
 
 _ID_COLUMNS: dict[str, tuple[str, ...]] = {
     "artists": ("artist_id",),
     "tracks": ("track_id", "artist_id", "album_id"),
     "top_tracks": ("artist_id", "track_id"),
     "audio_features": ("track_id",),
+    "related_artists": ("artist_id", "related_artist_id"),
 }
 
 _RANGES: dict[str, tuple[Rule, ...]] = {
@@ -208,13 +221,34 @@ _RANGES: dict[str, tuple[Rule, ...]] = {
         between("time_signature", 0, 7),
         between("duration_ms", 0, low_open=True),
     ),
+    "related_artists": (between("rank", 1), between("distance", 0)),
 }
 
-_REFERENCES: dict[str, tuple[Rule, ...]] = {
+
+@dataclass(frozen=True)
+class Reference:
+    """`column` of a dataset must hold a `key` of a row of `parent` (same dt)."""
+
+    column: str
+    parent: str
+    key: str
+
+
+#: The referential rules, written once: validation (`validate_datasets`), the contracts and
+#: the Dagster `contract` checks all read this table. A dataset is validated after the
+#: datasets it points at (the order of this dict is such an order).
+REFERENCES: dict[str, tuple[Reference, ...]] = {
     "artists": (),
-    "tracks": (known("artist_id", "artists"),),
-    "top_tracks": (known("artist_id", "artists"), known("track_id", "tracks")),
-    "audio_features": (known("track_id", "tracks"),),
+    "tracks": (Reference("artist_id", "artists", "artist_id"),),
+    "top_tracks": (
+        Reference("artist_id", "artists", "artist_id"),
+        Reference("track_id", "tracks", "track_id"),
+    ),
+    "audio_features": (Reference("track_id", "tracks", "track_id"),),
+    "related_artists": (
+        Reference("artist_id", "artists", "artist_id"),
+        Reference("related_artist_id", "artists", "artist_id"),
+    ),
 }
 
 
@@ -227,7 +261,8 @@ def contract(dataset: str, *, id_pattern: str | None = SPOTIFY_ID) -> Contract:
     rules = [required(f.name) for f in ds.schema if not f.nullable]
     if id_pattern is not None:
         rules += [matches(column, id_pattern) for column in _ID_COLUMNS[dataset]]
-    return Contract(ds, (*rules, *_RANGES[dataset], *_REFERENCES[dataset]))
+    references = (known(r.column, r.parent) for r in REFERENCES[dataset])
+    return Contract(ds, (*rules, *_RANGES[dataset], *references))
 
 
 CONTRACTS: dict[str, Contract] = {name: contract(name) for name in _DATASETS}
@@ -241,6 +276,7 @@ def validate(
     rows: pa.Table | Sequence[Mapping[str, Any]],
     *,
     references: References | None = None,
+    quarantined: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Validated:
     """Split `rows` by the dataset's contract (a name of CONTRACTS, or a Contract).
 
@@ -252,6 +288,9 @@ def validate(
     `references` maps a column to the ids its values must be among, e.g. for top_tracks
     `{"artist_id": known_artists, "track_id": known_tracks}`; a reference rule whose column
     is not given is skipped, and a column that no rule of the contract checks is an error.
+    `quarantined` maps such a column to the ids its parent rows were quarantined for, with
+    their reasons: a row pointing at one is quarantined with "<parent> quarantined: <reason>"
+    rather than as pointing at nothing.
     """
     spec = _contract(dataset)
     schema = spec.dataset.schema
@@ -271,7 +310,10 @@ def validate(
         for column in rule.columns:
             if column in unreadable:
                 failed = pc.and_(failed, pc.invert(unreadable[column]))
-        failures.append((rule.reason, failed))
+        reason: str | Mask = rule.reason
+        if quarantined and rule.reference is not None and rule.reference in quarantined:
+            reason = _parent_reasons(table[rule.reference], rule, quarantined[rule.reference])
+        failures.append((reason, failed))
 
     ok = _none_of([mask for _, mask in failures], n)
     duplicate = _later_duplicates(table, spec.dataset.key, ok)
@@ -287,6 +329,32 @@ def validate(
             names=[*kept.column_names, "reason"],
         ),
     )
+
+
+def validate_datasets(
+    rows: Mapping[str, pa.Table | Sequence[Mapping[str, Any]]],
+    contract_of: Callable[[str], Contract] = lambda name: CONTRACTS[name],
+) -> dict[str, Validated]:
+    """Validate several datasets of one dt against each other, parents first (REFERENCES):
+    a row must point at a valid row of its parent dataset, and a row whose parent was
+    quarantined is quarantined with that reason. Datasets absent from `rows` are neither
+    validated nor checked against."""
+    results: dict[str, Validated] = {}
+    for name, references in REFERENCES.items():
+        if name not in rows:
+            continue
+        known_ids: dict[str, pa.Array | pa.ChunkedArray] = {}
+        quarantined: dict[str, dict[str, str]] = {}
+        for ref in references:
+            parent = results.get(ref.parent)
+            if parent is None:
+                continue
+            known_ids[ref.column] = parent.valid[ref.key]
+            quarantined[ref.column] = _rejected_ids(parent, ref.key)
+        results[name] = validate(
+            contract_of(name), rows[name], references=known_ids, quarantined=quarantined
+        )
+    return results
 
 
 def check_reject_fraction(results: Mapping[str, Validated], max_fraction: float) -> None:
@@ -431,6 +499,30 @@ def _value_set(ids: set[str] | frozenset[str] | pa.Array | pa.ChunkedArray) -> p
     if isinstance(ids, pa.Array):
         return ids.cast(pa.string())
     return pa.array(list(ids), pa.string())
+
+
+def _rejected_ids(result: Validated, key: str) -> dict[str, str]:
+    """The ids of the quarantined rows that no valid row has (a duplicate's id stays valid),
+    with the first such row's reason."""
+    if key not in result.rejected.column_names:
+        return {}
+    valid = set(result.valid[key].to_pylist())
+    reasons: dict[str, str] = {}
+    for value, reason in zip(
+        result.rejected[key].to_pylist(), result.rejected["reason"].to_pylist(), strict=True
+    ):
+        if isinstance(value, str) and value not in valid:
+            reasons.setdefault(value, reason)
+    return reasons
+
+
+def _parent_reasons(values: Mask, rule: Rule, reasons: Mapping[str, str]) -> Mask:
+    """Per row: why its parent was quarantined, or the rule's own reason (no such parent)."""
+    noun = (rule.parent or "parent").removesuffix("s")
+    ids = pa.array(list(reasons), pa.string())
+    texts = pa.array([f"{noun} quarantined: {r}" for r in reasons.values()], pa.string())
+    found = pc.take(texts, pc.index_in(values.cast(pa.string()), value_set=ids))
+    return pc.fill_null(found, rule.reason)
 
 
 def _none_of(masks: list[Mask], n: int) -> Mask:

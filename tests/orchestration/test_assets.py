@@ -41,7 +41,7 @@ def test_one_partition_gives_the_state_of_tunelake_run(materialise, settings_of)
         for c in result.get_asset_check_evaluations()
     }
     per_partition = [c for c in checks.values() if c.partition == PARTITION]
-    assert len(per_partition) == 9 and all(c.passed for c in per_partition)
+    assert len(per_partition) == 10 and all(c.passed for c in per_partition)
     # the freshness check looks at the newest dt against today's date: DT is days old
     assert not checks["serving_documents", "freshness"].passed
     run_pipeline(settings_of("cli"), dt=DT)

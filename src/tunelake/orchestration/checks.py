@@ -3,8 +3,9 @@
 - `rejects_fraction` (each curated dataset): quarantined rows over rows received stay within
   `max_reject_fraction`. In Dagster this is where the limit is enforced (see assets.py).
 - `contract` (each curated dataset): every row of the partition passes its dataset's
-  contract again — ids, required fields, value ranges — and references what it points at:
-  top tracks known artists and tracks, audio features known tracks.
+  contract again — ids, required fields, value ranges — and references what it points at,
+  by the one table of referential rules (`tunelake.validate.REFERENCES`); related_artists
+  too (both of its artists known).
 - `neighbours` (related_artists): every artist with a vector has min(k, N-1) neighbours,
   none of them itself.
 - `freshness` (serving_documents, not partitioned): the newest partition is recent enough.
@@ -24,16 +25,14 @@ from tunelake.orchestration.resources import TunelakeResource, automation, parti
 from tunelake.pipeline.progress import read_progress
 from tunelake.pipeline.resources import reading_lake
 from tunelake.sources.spotify_ids import SPOTIFY_ID
-from tunelake.validate import TooManyRejects, Validated, check_reject_fraction, validate
+from tunelake.validate import (
+    REFERENCES,
+    TooManyRejects,
+    Validated,
+    check_reject_fraction,
+    validate,
+)
 from tunelake.validate import contract as contract_of
-
-# which columns of a dataset must point at rows of which other dataset of the same dt
-REFERENCES: dict[str, dict[str, tuple[str, str]]] = {
-    "artists": {},
-    "tracks": {},
-    "top_tracks": {"artist_id": ("artists", "artist_id"), "track_id": ("tracks", "track_id")},
-    "audio_features": {"track_id": ("tracks", "track_id")},
-}
 
 
 def _missing(dataset: str, dt: object) -> dg.AssetCheckResult:
@@ -81,7 +80,7 @@ def _contract_check(dataset: str) -> dg.AssetChecksDefinition:
         name="contract",
         blocking=True,
         partitions_def=DAILY,
-        additional_deps=sorted({target for target, _ in references.values()}),
+        additional_deps=sorted({r.parent for r in references if r.parent != dataset}),
         description=f"Every {dataset} row passes its contract (ids, ranges, references).",
     )
     def check(
@@ -92,11 +91,11 @@ def _contract_check(dataset: str) -> dg.AssetChecksDefinition:
         if table is None:
             return _missing(dataset, dt)
         known: dict[str, pa.ChunkedArray] = {}
-        for column, (target, key) in references.items():
-            other = lake.read_partition(target, dt)
+        for ref in references:
+            other = lake.read_partition(ref.parent, dt)
             if other is None:
-                return _missing(target, dt)
-            known[column] = other[key]
+                return _missing(ref.parent, dt)
+            known[ref.column] = other[ref.key]
         # ids as the dt's source declares them (a dump's are of its own making)
         recorded = read_progress(lake, dt).source
         ids = recorded.id_pattern if recorded else SPOTIFY_ID
@@ -190,7 +189,7 @@ def freshness(tunelake: TunelakeResource) -> dg.AssetCheckResult:
 
 CHECKS = [
     *(_rejects_check(name) for name in CURATED_ASSETS),
-    *(_contract_check(name) for name in CURATED_ASSETS),
+    *(_contract_check(name) for name in (*CURATED_ASSETS, "related_artists")),
     neighbours,
     freshness,
 ]

@@ -31,7 +31,7 @@ from tunelake.sources.derive import derive
 from tunelake.sources.port import Source, SourceInfo
 from tunelake.sources.spotify_ids import SPOTIFY_ID
 from tunelake.storage.lake import IcebergLake
-from tunelake.validate import Validated, check_reject_fraction, contract, validate
+from tunelake.validate import Validated, check_reject_fraction, contract, validate_datasets
 
 OnProgress = Callable[[int, int], None]
 """Called with (done, total) as a step advances."""
@@ -151,22 +151,18 @@ def validate_step(
     otherwise (a backfill with a corrected dump mapping)."""
     source = source or read_progress(res.lake, dt).source or _UNRECORDED
     extracted = derive(res.lake, dt, artist_ids, source)
-
-    def check(name: str, rows: list[dict[str, Any]], **references: set[str]) -> Validated:
-        spec = contract(name, id_pattern=source.id_pattern)
-        return validate(spec, rows, references=references)
-
-    artists = check("artists", extracted.artists)
-    tracks = check("tracks", extracted.tracks)
-    known_tracks = set(tracks.valid["track_id"].to_pylist())
-    top = check(
-        "top_tracks",
-        extracted.top_tracks,
-        artist_id=set(artists.valid["artist_id"].to_pylist()),
-        track_id=known_tracks,
+    results = validate_datasets(
+        {
+            "artists": extracted.artists,
+            "tracks": extracted.tracks,
+            "top_tracks": extracted.top_tracks,
+            "audio_features": extracted.audio_features,
+        },
+        lambda name: contract(name, id_pattern=source.id_pattern),
     )
-    features = check("audio_features", extracted.audio_features, track_id=known_tracks)
-    results = {"artists": artists, "tracks": tracks, "top_tracks": top, "audio_features": features}
+    artists, tracks, top, features = (
+        results[name] for name in ("artists", "tracks", "top_tracks", "audio_features")
+    )
     for name, result in results.items():
         res.lake.quarantine(name, dt, result.rejected)
     rows_in = sum(r.counts["in"] for r in results.values())

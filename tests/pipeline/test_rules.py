@@ -1,0 +1,72 @@
+"""The rules every run keeps on a dump: references hold, every input row is accounted for."""
+
+from __future__ import annotations
+
+from tests.pipeline.conftest import DT
+from tests.pipeline.test_dump_source import _dump_rows, _write_csv
+from tunelake.pipeline.resources import open_resources
+from tunelake.pipeline.run import run_pipeline
+from tunelake.validate import REFERENCES, contract, validate_datasets
+
+CURATED = ("artists", "tracks", "top_tracks", "audio_features")
+
+
+def test_rows_of_a_quarantined_artist_are_quarantined_with_its_reason(make_settings, tmp_path):
+    rows = _dump_rows()
+    for row in rows:
+        if row["artist_ids"] in ("art001", "art002"):
+            row["artists"] = ""  # nameless: the artist is quarantined
+    dump = _write_csv(tmp_path / "tracks.csv", rows)
+    settings = make_settings(source=f"file:{dump}", max_reject_fraction=0.5)
+
+    assert run_pipeline(settings, dt=DT).ok
+
+    with open_resources(settings) as res:
+        curated = {name: res.lake.read_partition(name, DT) for name in CURATED}
+        artists = set(curated["artists"]["artist_id"].to_pylist())
+        tracks = set(curated["tracks"]["track_id"].to_pylist())
+        assert artists and "art001" not in artists
+        assert set(curated["tracks"]["artist_id"].to_pylist()) <= artists
+        assert set(curated["top_tracks"]["artist_id"].to_pylist()) <= artists
+        assert set(curated["audio_features"]["track_id"].to_pylist()) <= tracks
+        assert set(res.warehouse.read("tracks")["artist_id"].to_pylist()) <= artists
+        rejected = res.lake.read_quarantine("tracks", DT).to_pylist()
+        assert sorted(r["track_id"] for r in rejected) == [
+            f"trk{a:03d}{t}" for a in (1, 2) for t in range(4)
+        ]
+        assert {r["reason"] for r in rejected} == {"artist quarantined: name is required"}
+        # a feature row of such a track says why, through its track
+        features = res.lake.read_quarantine("audio_features", DT).to_pylist()
+        assert {r["reason"] for r in features} == {
+            "track quarantined: artist quarantined: name is required"
+        }
+
+
+def test_one_table_of_references_for_validation_and_checks():
+    from tunelake.orchestration import checks
+
+    assert checks.REFERENCES is REFERENCES
+    assert {(r.column, r.parent) for r in REFERENCES["tracks"]} == {("artist_id", "artists")}
+    assert {(r.column, r.parent) for r in REFERENCES["related_artists"]} == {
+        ("artist_id", "artists"),
+        ("related_artist_id", "artists"),
+    }
+
+
+def test_a_child_of_a_missing_parent_is_unknown_not_quarantined_parent():
+    results = validate_datasets(
+        {
+            "artists": [{"artist_id": "a1", "name": "A"}, {"artist_id": "a2", "name": " "}],
+            "tracks": [
+                {"track_id": "t1", "name": "x", "artist_id": "a1"},
+                {"track_id": "t2", "name": "y", "artist_id": "a2"},
+                {"track_id": "t3", "name": "z", "artist_id": "a9"},
+            ],
+        },
+        lambda name: contract(name, id_pattern=None),
+    )
+    assert results["tracks"].valid["track_id"].to_pylist() == ["t1"]
+    assert results["tracks"].rejected["reason"].to_pylist() == [
+        "artist quarantined: name is required",
+        "unknown artist_id (not among the known artists)",
+    ]
