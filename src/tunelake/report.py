@@ -54,6 +54,7 @@ def write_report(
             "artist vectors": None if vectors is None else vectors.num_rows,
             "related artists": related.num_rows,
         },
+        accounted=rows_accounted(record),
         genre_chart=_genre_chart(artists),
         feature_chart=_feature_chart(audio_features),
         featured=_with_neighbours(featured, artists, related),
@@ -64,6 +65,19 @@ def write_report(
     partial.write_text(html, encoding="utf-8")
     os.replace(partial, path)
     return path
+
+
+def rows_accounted(record: RunRecord) -> dict[str, dict[str, int]]:
+    """Per dataset, the rows validation received, curated and quarantined (in = curated +
+    quarantined), as the run's validate step recorded them; empty before validation."""
+    step = next((s for s in record.steps if s.step == "validate"), None)
+    if step is None:
+        return {}
+    return {
+        name: {"in": c["in"], "curated": c["out"], "quarantined": c["quarantined"]}
+        for name, c in step.details.items()
+        if isinstance(c, dict) and {"in", "out", "quarantined"} <= set(c)
+    }
 
 
 def _or_empty(table: pa.Table | None, dataset: Dataset) -> pa.Table:

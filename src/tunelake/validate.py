@@ -49,6 +49,11 @@ UNIT_FEATURES: tuple[str, ...] = (
     "valence",
 )
 
+#: The audio features a vector can be made of (the settings choose among them).
+FEATURE_COLUMNS: tuple[str, ...] = tuple(
+    f.name for f in AUDIO_FEATURES.schema if f.name not in ("track_id", "source", "duration_ms")
+)
+
 Mask: TypeAlias = pa.Array | pa.ChunkedArray
 Failure: TypeAlias = tuple[str | Mask, Mask]
 """A reason (the same for every row, or one per row) and where it applies."""
@@ -176,6 +181,20 @@ def matches(column: str, pattern: str) -> Rule:
     )
 
 
+def any_of(columns: Sequence[str], what: str) -> Rule:
+    """At least one of the columns has a value (a row of nothing but its key is no row)."""
+
+    def check(table: pa.Table, _: Mapping[str, pa.Array]) -> Mask:
+        return reduce(pc.or_, (pc.is_valid(table[c]) for c in columns))
+
+    return Rule(
+        f"any of {', '.join(columns)}",
+        tuple(columns),
+        check,
+        f"no usable {what} (all of {', '.join(columns)} are empty)",
+    )
+
+
 def known(column: str, among: str) -> Rule:
     """The value is among the known ids passed as `references[column]`; `among` names
     them in the reason (e.g. "artists")."""
@@ -220,6 +239,7 @@ _RANGES: dict[str, tuple[Rule, ...]] = {
         between("mode", 0, 1),
         between("time_signature", 0, 7),
         between("duration_ms", 0, low_open=True),
+        any_of(FEATURE_COLUMNS, "audio feature"),
     ),
     "related_artists": (between("rank", 1), between("distance", 0)),
 }

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 from tests.pipeline.conftest import DT
 from tests.pipeline.test_dump_source import _dump_rows, _write_csv
 from tunelake.pipeline.resources import open_resources
 from tunelake.pipeline.run import run_pipeline
-from tunelake.validate import REFERENCES, contract, validate_datasets
+from tunelake.report import rows_accounted
+from tunelake.validate import FEATURE_COLUMNS, REFERENCES, contract, validate_datasets
 
 CURATED = ("artists", "tracks", "top_tracks", "audio_features")
 
@@ -70,3 +73,31 @@ def test_a_child_of_a_missing_parent_is_unknown_not_quarantined_parent():
         "artist quarantined: name is required",
         "unknown artist_id (not among the known artists)",
     ]
+
+
+def test_every_input_row_is_accounted_for_in_the_record_and_the_report(make_settings, tmp_path):
+    rows = _dump_rows()
+    for feature in FEATURE_COLUMNS:
+        if feature in rows[5]:
+            rows[5][feature] = ""  # a track whose audio features are all empty
+    dump = _write_csv(tmp_path / "tracks.csv", rows)
+    settings = make_settings(source=f"file:{dump}")
+
+    result = run_pipeline(settings, dt=DT)
+
+    assert result.ok
+    with open_resources(settings) as res:
+        rejected = res.lake.read_quarantine("audio_features", DT).to_pylist()
+        assert [r["track_id"] for r in rejected] == [rows[5]["id"]]
+        assert rejected[0]["reason"].startswith("no usable audio feature (all of danceability")
+        assert res.lake.read_partition("tracks", DT).num_rows == 48  # the track itself stands
+    stored = json.loads((settings.runs_dir / f"{result.record.run_id}.json").read_text())
+    validate = next(s for s in stored["steps"] if s["step"] == "validate")
+    assert validate["details"]["audio_features"] == {"in": 48, "out": 47, "quarantined": 1}
+    for counts in validate["details"].values():
+        assert counts["in"] == counts["out"] + counts["quarantined"]
+    assert rows_accounted(result.record)["tracks"] == {"in": 48, "curated": 48, "quarantined": 0}
+    assert result.report is not None
+    html = result.report.read_text(encoding="utf-8")
+    table = html.split('<table id="accounted">', 1)[1].split("</table>", 1)[0]
+    assert "audio_features" in table and ">47<" in table and ">1<" in table
