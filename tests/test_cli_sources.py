@@ -58,7 +58,8 @@ def test_an_empty_seeds_file_does_not_ingest_the_default_artists(home, tmp_path)
     assert not (home / "warehouse.db").exists()
 
 
-def test_a_delimiter_given_on_the_command_line(home, tmp_path):
+def test_a_delimiter_given_on_the_command_line(home, tmp_path, monkeypatch):
+    monkeypatch.setenv("TUNELAKE_VECTOR_FEATURES", '["danceability","energy"]')  # the dump's
     dump = tmp_path / "tracks.txt"
     header = "id|name|artists|artist_ids|danceability|energy"
     rows = [f"t{i:03d}|Song {i}|Artist {i % 3}|a{i % 3}|0.{i % 9}|0.5" for i in range(12)]

@@ -19,6 +19,7 @@ An error may carry both markers (an unreachable backend). An exception that is n
     │   │   ├── SqlError                   engines/sql.py (refused statements too)
     │   │   └── MissingPartition           engines/spark.py: the dt's inputs are not in the lake
     │   ├── NotFound                       app.py: no such artist, run or request
+    │   ├── NoVectors                      engines/vectors.py: no artist got a vector
     │   ├── MissingInput                   pipeline/inputs.py: an upstream partition is missing
     │   ├── ServiceError                   localservices/: a local server would not start
     │   └── OrchestrateError               orchestration/server.py: Dagster would not start

@@ -196,6 +196,11 @@ class RunRecord(BaseModel):
         return sum(s.rows_quarantined for s in self.steps)
 
     @property
+    def warnings(self) -> list[str]:
+        """What the steps recorded as lost on the way (e.g. artists without a vector)."""
+        return [str(s.details["warning"]) for s in self.steps if s.details.get("warning")]
+
+    @property
     def duration_s(self) -> float | None:
         if self.started_at is None or self.finished_at is None:
             return None

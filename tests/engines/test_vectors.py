@@ -9,7 +9,14 @@ import pyarrow as pa
 import pytest
 
 from tunelake.datasets import artist_vectors as artist_vectors_dataset
-from tunelake.engines.vectors import artist_vectors, artists_without_vector, vector_matrix
+from tunelake.engines.vectors import (
+    NoVectors,
+    artist_vectors,
+    artists_without_vector,
+    check_vectors,
+    vector_loss,
+    vector_matrix,
+)
 
 FEATURES = ("danceability", "energy", "tempo")
 
@@ -201,3 +208,24 @@ def test_many_artists_without_a_python_loop_per_row() -> None:
     assert matrix.max(axis=0).tolist() == [1.0] * 3
     expected_means = values.reshape(10, 5000, 3).mean(axis=0)
     assert np.allclose(np.column_stack([table.column(f) for f in FEATURES]), expected_means)
+
+
+def test_vector_loss_names_the_features_each_lost_artist_lacks() -> None:
+    top = pa.table({"artist_id": ["a", "b", "c"], "track_id": ["t1", "t2", "t3"]})
+    features = pa.table(
+        {
+            "track_id": ["t1", "t2", "t3"],
+            "energy": [0.1, None, float("nan")],
+            "valence": [0.5, 0.4, None],
+        }
+    )
+    vectors = artist_vectors(top, features, ("energy", "valence"))
+    loss = vector_loss(top, features, vectors, ("energy", "valence"))
+    assert (loss.artists, loss.without_vector) == (3, 2)
+    assert loss.lacking == {"energy": 2, "valence": 1}
+    assert loss.summary().startswith(
+        "2 of 3 artists have no vector: their top tracks have no value of energy (2 artists), "
+        "valence (1 artist)"
+    )
+    with pytest.raises(NoVectors, match="no artist got a vector"):
+        check_vectors(top.slice(1), features, vectors.filter(pa.array([False])), ("energy",))

@@ -198,7 +198,8 @@ def test_track_popularity_ranks_the_top_tracks(make_settings, tmp_path):
         for i in range(15)
     ]
     dump = _write_csv(tmp_path / "tracks.csv", rows)
-    settings = make_settings(source=f"file:{dump}")
+    # the dump's one feature makes the vectors (without any, the transform fails)
+    settings = make_settings(source=f"file:{dump}", vector_features=("danceability",))
 
     assert run_pipeline(settings, dt=DT).ok
     with open_resources(settings) as res:

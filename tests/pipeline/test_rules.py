@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.pipeline.conftest import DT
 from tests.pipeline.test_dump_source import _dump_rows, _write_csv
+from tunelake.engines.vectors import NoVectors
+from tunelake.observability import StepFailed
 from tunelake.pipeline.resources import open_resources
 from tunelake.pipeline.run import run_pipeline
 from tunelake.report import rows_accounted
@@ -101,3 +105,42 @@ def test_every_input_row_is_accounted_for_in_the_record_and_the_report(make_sett
     html = result.report.read_text(encoding="utf-8")
     table = html.split('<table id="accounted">', 1)[1].split("</table>", 1)[0]
     assert "audio_features" in table and ">47<" in table and ">1<" in table
+
+
+def test_a_dump_without_two_vector_features_fails_the_transform_saying_why(make_settings, tmp_path):
+    rows = [
+        {k: v for k, v in row.items() if k not in ("loudness", "speechiness")}
+        for row in _dump_rows()
+    ]
+    settings = make_settings(source=f"file:{_write_csv(tmp_path / 'tracks.csv', rows)}")
+
+    with pytest.raises(StepFailed) as failure:
+        run_pipeline(settings, dt=DT)
+
+    assert failure.value.step == "transform"
+    assert isinstance(failure.value.cause, NoVectors)
+    message = str(failure.value.cause)
+    assert "no artist got a vector (12 have top tracks)" in message
+    assert "loudness (12 artists), speechiness (12 artists)" in message
+    assert "TUNELAKE_VECTOR_FEATURES" in message
+    with open_resources(settings) as res:
+        assert res.lake.read_partition("related_artists", DT) is None
+
+
+def test_a_run_that_loses_some_vectors_says_how_many_and_why(make_settings, tmp_path):
+    rows = _dump_rows()
+    for row in rows:
+        if row["artist_ids"] in ("art003", "art007"):
+            row["tempo"] = ""  # these two artists have no tempo on any track
+    settings = make_settings(source=f"file:{_write_csv(tmp_path / 'tracks.csv', rows)}")
+
+    result = run_pipeline(settings, dt=DT)
+
+    assert result.ok
+    expected = "2 of 12 artists have no vector: their top tracks have no value of tempo (2 artists)"
+    assert len(result.record.warnings) == 1
+    assert result.record.warnings[0].startswith(expected)
+    stored = json.loads((settings.runs_dir / f"{result.record.run_id}.json").read_text())
+    transform = next(s for s in stored["steps"] if s["step"] == "transform")
+    assert transform["details"]["without_vector"] == 2
+    assert transform["details"]["warning"].startswith(expected)

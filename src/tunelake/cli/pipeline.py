@@ -70,6 +70,8 @@ def _summary(result: use_cases.RunResult) -> None:
     for name, where in result.record.outputs.items():
         totals.add_row(name, where)
     out.print(totals)
+    for warning in result.record.warnings:
+        err.print(f"warning: {escape(warning)}", soft_wrap=True)
 
 
 def _queries(artist: list[str] | None, seeds: Path | None, settings: Settings) -> list[str] | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import operator
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -17,6 +18,7 @@ import pyarrow.compute as pc
 
 from tunelake.datasets import AUDIO_FEATURES
 from tunelake.datasets import artist_vectors as artist_vectors_dataset
+from tunelake.errors import UserError
 from tunelake.models import DEFAULT_VECTOR_FEATURES
 
 #: The audio-feature columns a vector may use: the numeric ones.
@@ -73,6 +75,73 @@ def artists_without_vector(
     wanted = pc.unique(artist_ids)
     missing = wanted.filter(pc.invert(pc.is_in(wanted, vectors.column("artist_id"))))
     return missing.take(pc.sort_indices(missing))
+
+
+@dataclass(frozen=True)
+class VectorLoss:
+    """Artists with top tracks that got no vector, and why."""
+
+    artists: int
+    """Artists with at least one top track."""
+    without_vector: int
+    lacking: dict[str, int]
+    """Per chosen feature, how many of those artists have no value of it on their tracks."""
+    features: tuple[str, ...]
+
+    def reason(self) -> str:
+        """Why, in words: the features that lack values, most lacked first."""
+        by_count = sorted(self.lacking.items(), key=lambda item: (-item[1], item[0]))
+        named = ", ".join(f"{f} ({n} artist{'' if n == 1 else 's'})" for f, n in by_count)
+        return (
+            f"their top tracks have no value of {named}; the vector features are chosen by "
+            f"the setting vector_features (TUNELAKE_VECTOR_FEATURES, now {','.join(self.features)})"
+        )
+
+    def summary(self) -> str:
+        return f"{self.without_vector} of {self.artists} artists have no vector: {self.reason()}"
+
+
+class NoVectors(UserError):
+    """No artist with top tracks got a vector: the similarity would be empty."""
+
+
+def vector_loss(
+    top_tracks: pa.Table, audio_features: pa.Table, vectors: pa.Table, features: Sequence[str]
+) -> VectorLoss:
+    """Which artists with top tracks have no row in `vectors`, and which of the chosen
+    features their tracks lack (null or NaN on every track, or no audio features at all)."""
+    chosen = tuple(features)
+    missing = artists_without_vector(top_tracks.column("artist_id"), vectors)
+    total = len(pc.unique(top_tracks.column("artist_id")))
+    lacking: dict[str, int] = {}
+    if len(missing):
+        tracks = top_tracks.filter(pc.is_in(top_tracks.column("artist_id"), value_set=missing))
+        columns = [f for f in chosen if f in audio_features.column_names]
+        joined = tracks.select(["artist_id", "track_id"]).join(
+            audio_features.select(["track_id", *columns]), "track_id", join_type="left outer"
+        )
+        for f in chosen:
+            if f not in columns:
+                lacking[f] = len(missing)
+                continue
+            values = pc.cast(joined.column(f), pa.float64())
+            usable = pc.and_(pc.is_valid(values), pc.invert(pc.fill_null(pc.is_nan(values), True)))
+            having = pc.unique(joined.column("artist_id").filter(pc.fill_null(usable, False)))
+            absent = len(missing) - pc.sum(pc.is_in(missing, value_set=having)).as_py()
+            if absent:
+                lacking[f] = absent
+    return VectorLoss(total, len(missing), lacking, chosen)
+
+
+def check_vectors(
+    top_tracks: pa.Table, audio_features: pa.Table, vectors: pa.Table, features: Sequence[str]
+) -> VectorLoss:
+    """The loss of `vector_loss`; NoVectors when every artist with top tracks lost its
+    vector (a similarity of nothing is a failure, not an empty success)."""
+    loss = vector_loss(top_tracks, audio_features, vectors, features)
+    if loss.artists and loss.without_vector == loss.artists:
+        raise NoVectors(f"no artist got a vector ({loss.artists} have top tracks): {loss.reason()}")
+    return loss
 
 
 def vector_matrix(vectors: pa.Table) -> np.ndarray:

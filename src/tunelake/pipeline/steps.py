@@ -16,7 +16,7 @@ from typing import Any
 import pyarrow as pa
 
 from tunelake.engines.similarity import related_artists
-from tunelake.engines.vectors import artist_vectors
+from tunelake.engines.vectors import VectorLoss, artist_vectors, check_vectors
 from tunelake.listening import NO_PLAYS, play_counts
 from tunelake.observability import StepRecord, now
 from tunelake.pipeline.progress import (
@@ -220,10 +220,13 @@ def transform(
             settings.vector_features,
             settings.similarity_k,
         )
+        loss = _check_vectors(curated, vectors, settings.vector_features)
     else:
         vectors = artist_vectors(
             curated.top_tracks, curated.audio_features, settings.vector_features
         )
+        # checked before anything is written: a similarity of nothing is not stored
+        loss = _check_vectors(curated, vectors, settings.vector_features)
         related = related_artists(vectors, settings.similarity_k)
         res.lake.write_partition("artist_vectors", dt, vectors)
         res.lake.write_partition("related_artists", dt, related)
@@ -236,9 +239,18 @@ def transform(
         "engine": settings.similarity_engine,
         "vectors": vectors.num_rows,
         "without_features": curated.artists.num_rows - vectors.num_rows,
+        "without_vector": loss.without_vector,
         "lake_files_removed": sum(v.removed_files for v in vacuumed),
     }
+    if loss.without_vector:
+        # said on the run's summary and in its record: fewer artists have neighbours
+        step.details["warning"] = loss.summary()
     return Similarity(vectors, related)
+
+
+def _check_vectors(curated: Curated, vectors: pa.Table, features: Sequence[str]) -> VectorLoss:
+    """Fails the transform when no artist with top tracks got a vector (NoVectors)."""
+    return check_vectors(curated.top_tracks, curated.audio_features, vectors, features)
 
 
 def _by(table: pa.Table, key: str) -> dict[str, list[dict[str, Any]]]:
