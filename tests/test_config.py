@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tunelake.config import ConfigError, load_settings
+from tunelake.config import load_settings
+from tunelake.errors import ConfigError
 
 
 @pytest.fixture(autouse=True)

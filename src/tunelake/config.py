@@ -20,7 +20,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from tunelake.errors import UserError
+from tunelake.errors import ConfigError
 from tunelake.models import DEFAULT_VECTOR_FEATURES, FeatureValues
 
 CONFIG_FILE_ENV = "TUNELAKE_CONFIG"
@@ -28,10 +28,6 @@ PROFILE_ENV = "TUNELAKE_PROFILE"
 SECRETS_FILE_ENV = "TUNELAKE_SECRETS_FILE"
 DEFAULT_CONFIG_FILE = "tunelake.toml"
 DEFAULT_SECRETS_FILE = "secrets.env"
-
-
-class ConfigError(UserError):
-    """The configuration cannot be used as it is; the message says what to change."""
 
 
 class Settings(BaseSettings):

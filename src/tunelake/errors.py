@@ -12,7 +12,7 @@ An error may carry both markers (an unreachable backend). An exception that is n
 
     TunelakeError                          exit 1 unless a marker says otherwise
     ├── UserError                          exit 2
-    │   ├── ConfigError                    config.py: a setting or profile cannot be used
+    │   ├── ConfigError                    a setting or profile cannot be used (config.py…)
     │   ├── InputError                     a file, a query or an argument cannot be used
     │   │   ├── DumpError                  sources/dump/read.py
     │   │   ├── SeedsError                 sources/seeds.py
@@ -75,6 +75,10 @@ class BackendUnavailable(UserError, TransientError):
     """A storage backend cannot be reached: start it or fix its URL, then try again."""
 
     exit_code = EX_UNAVAILABLE
+
+
+class ConfigError(UserError):
+    """The configuration cannot be used as it is; the message says what to change."""
 
 
 class InputError(UserError):

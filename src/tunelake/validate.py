@@ -29,7 +29,7 @@ from tunelake.datasets import (
     Dataset,
 )
 from tunelake.errors import UserError
-from tunelake.sources.spotify_ids import SPOTIFY_ID
+from tunelake.ids import SPOTIFY_ID
 
 #: A column rows may carry saying where each came from (a dump's row number); a rejected
 #: row keeps it, so its quarantine entry points back at the source.

@@ -13,11 +13,11 @@ import pytest
 
 from tests.conftest import spark_module
 from tests.storage.lake.backends import new_lake
-from tunelake.config import ConfigError
 from tunelake.datasets import AUDIO_FEATURES, RELATED_ARTISTS, TOP_TRACKS
 from tunelake.datasets import artist_vectors as artist_vectors_dataset
 from tunelake.engines import vectors as in_process_vectors
 from tunelake.engines.similarity import related_artists as in_process_related
+from tunelake.errors import ConfigError
 from tunelake.storage.lake import LakeError, open_lake
 
 spark_engine = spark_module("tunelake.engines.spark")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tunelake.config import ConfigError
+from tunelake.errors import ConfigError
 from tunelake.events.broker import Broker, BrokerUnavailable, open_broker
 
 pytestmark = pytest.mark.services

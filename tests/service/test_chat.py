@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.service.conftest import TOKEN, running, settings_of
-from tunelake.config import ConfigError
+from tunelake.errors import ConfigError
 from tunelake.pipeline.resources import reading_warehouse
 from tunelake.service.chat import artist_named, label
 

@@ -15,7 +15,8 @@ import pytest
 import structlog
 from pydantic import SecretStr
 
-from tunelake.config import ConfigError, Settings
+from tunelake.config import Settings
+from tunelake.errors import ConfigError
 from tunelake.models import Artist, AudioFeatures, TopTrack, Track
 from tunelake.names import normalise_name
 from tunelake.sources.catalog.options import CatalogOptions, FaultOptions

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from tunelake.ids import SPOTIFY_ID
 from tunelake.pipeline.progress import read_progress
 from tunelake.sources.derive import derive
 from tunelake.sources.errors import RawZoneError
 from tunelake.sources.port import SourceInfo
-from tunelake.sources.spotify_ids import SPOTIFY_ID
 from tunelake.storage.lake import open_lake
 
 DT = date(2026, 11, 26)

@@ -55,12 +55,11 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 from pyspark.sql.types import StructType
 
-from tunelake.config import ConfigError
 from tunelake.datasets import RELATED_ARTISTS, Dataset
 from tunelake.datasets import artist_vectors as artist_vectors_dataset
 from tunelake.engines.similarity import ExactIndex, check_k
 from tunelake.engines.vectors import vector_matrix
-from tunelake.errors import InputError
+from tunelake.errors import ConfigError, InputError
 from tunelake.storage.lake import IcebergLake, LakeError
 from tunelake.storage.lake.commits import retry_races
 from tunelake.storage.lake.iceberg_lake import DT

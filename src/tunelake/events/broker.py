@@ -20,8 +20,7 @@ from datetime import datetime
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from tunelake.config import ConfigError
-from tunelake.errors import BackendUnavailable
+from tunelake.errors import BackendUnavailable, ConfigError
 from tunelake.redact import mask_url
 
 

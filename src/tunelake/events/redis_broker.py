@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Self
 
-from tunelake.config import ConfigError
+from tunelake.errors import ConfigError
 from tunelake.events.broker import BrokerUnavailable, Message, StreamInfo
 from tunelake.redact import mask_url
 

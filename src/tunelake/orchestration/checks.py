@@ -20,11 +20,11 @@ from datetime import UTC, datetime, time
 import dagster as dg
 import pyarrow as pa
 
+from tunelake.ids import SPOTIFY_ID
 from tunelake.orchestration.assets import CURATED_ASSETS, DAILY
 from tunelake.orchestration.resources import TunelakeResource, automation, partition_dt
 from tunelake.pipeline.progress import read_progress
 from tunelake.pipeline.resources import reading_lake
-from tunelake.sources.spotify_ids import SPOTIFY_ID
 from tunelake.validate import (
     REFERENCES,
     TooManyRejects,

@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from tunelake.engines.similarity import related_artists
 from tunelake.engines.vectors import VectorLoss, artist_vectors, check_vectors
+from tunelake.ids import SPOTIFY_ID
 from tunelake.listening import NO_PLAYS, play_counts
 from tunelake.observability import StepRecord, now
 from tunelake.pipeline.progress import (
@@ -29,7 +30,6 @@ from tunelake.pipeline.progress import (
 from tunelake.pipeline.resources import Resources
 from tunelake.sources.derive import derive
 from tunelake.sources.port import Source, SourceInfo
-from tunelake.sources.spotify_ids import SPOTIFY_ID
 from tunelake.storage.lake import IcebergLake
 from tunelake.validate import Validated, check_reject_fraction, contract, validate_datasets
 

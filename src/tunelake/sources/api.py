@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from tunelake.config import ConfigError
+from tunelake.errors import ConfigError
+from tunelake.ids import SPOTIFY_ID, is_spotify_id
 from tunelake.sources.port import Resolution, SourceInfo, resolve_by_name
 from tunelake.sources.raw_responses import RawResponse
 from tunelake.sources.spotify import SpotifyClient
-from tunelake.sources.spotify_ids import SPOTIFY_ID, is_spotify_id
 from tunelake.storage.lake.port import Lake
 
 

@@ -14,7 +14,8 @@ from contextlib import contextmanager
 
 from pydantic import SecretStr
 
-from tunelake.config import ConfigError, Settings
+from tunelake.config import Settings
+from tunelake.errors import ConfigError
 from tunelake.sources.api import ApiSource
 from tunelake.sources.catalog.options import CatalogOptions, FaultOptions
 from tunelake.sources.catalog.server import serve_in_process

@@ -14,9 +14,9 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from tunelake.ids import SPOTIFY_ID
 from tunelake.models import Artist, AudioFeatures, FeatureValues, Track
 from tunelake.sources.errors import PayloadError
-from tunelake.sources.spotify_ids import SPOTIFY_ID
 
 T = TypeVar("T")
 P = TypeVar("P", bound=BaseModel)

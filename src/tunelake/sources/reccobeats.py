@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from tunelake.ids import chunks, spotify_ids
 from tunelake.models import AudioFeatures
 from tunelake.sources.http import HttpCore, gather
 from tunelake.sources.parse import reccobeats_list
-from tunelake.sources.spotify_ids import chunks, spotify_ids
 
 #: Most ids one call accepts.
 RECCOBEATS_BATCH = 40

@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from tunelake.ids import SPOTIFY_ID
 from tunelake.models import Artist, AudioFeatures, TopTrack, Track
 from tunelake.sources.errors import PayloadError
 from tunelake.sources.parse import (
@@ -28,7 +29,6 @@ from tunelake.sources.parse import (
     track_list,
 )
 from tunelake.sources.raw_responses import RawResponse
-from tunelake.sources.spotify_ids import SPOTIFY_ID
 
 #: How many top tracks an artist has (what Spotify's top-tracks endpoint returns).
 TOP_N = 10

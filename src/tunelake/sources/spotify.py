@@ -24,7 +24,9 @@ import httpx
 import structlog
 from pydantic import SecretStr
 
-from tunelake.config import ConfigError, Settings
+from tunelake.config import Settings
+from tunelake.errors import ConfigError
+from tunelake.ids import chunks, spotify_ids
 from tunelake.models import Artist, AudioFeatures, Track
 from tunelake.sources.credentials import ClientCredentials
 from tunelake.sources.errors import ApiRefused
@@ -43,7 +45,6 @@ from tunelake.sources.parse import (
 from tunelake.sources.raw_responses import RawResponse
 from tunelake.sources.reccobeats import ReccoBeats
 from tunelake.sources.replay import TOP_N, choose_top_tracks, newest_first
-from tunelake.sources.spotify_ids import chunks, spotify_ids
 
 log = structlog.get_logger(__name__)
 

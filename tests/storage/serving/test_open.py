@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import port_open
-from tunelake.config import ConfigError
+from tunelake.errors import ConfigError
 from tunelake.storage.serving import ServingUnavailable, open_serving
 
 CLOSED_PORT = 1  # tcpmux: nothing listens there on a development machine

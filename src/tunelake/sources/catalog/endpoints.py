@@ -12,10 +12,10 @@ from collections.abc import Callable
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tunelake.ids import is_spotify_id
 from tunelake.sources.catalog.model import ALBUM_GROUPS, Catalog
 from tunelake.sources.catalog.payloads import Payloads, page
 from tunelake.sources.catalog.responses import ErrorAnswer, json_response
-from tunelake.sources.spotify_ids import is_spotify_id
 
 SEARCH_OFFSET_CAP = 1000
 MARKET = re.compile(r"[A-Z]{2}|from_token")

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tunelake.ids import is_spotify_id
 from tunelake.models import DEFAULT_VECTOR_FEATURES, AudioFeatures, Track
 from tunelake.models import Artist as ArtistRecord
 from tunelake.names import normalise_name
 from tunelake.sources.catalog import naming, vocab
-from tunelake.sources.spotify_ids import is_spotify_id
 
 ALBUM_TYPES: tuple[str, ...] = ("album", "single", "compilation")
 #: Groups of an artist's albums, in the order the albums endpoint lists them.

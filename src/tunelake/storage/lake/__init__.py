@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tunelake.config import ConfigError
+from tunelake.errors import ConfigError
 from tunelake.redact import mask_url
 from tunelake.storage.lake.catalog import open_catalog
 from tunelake.storage.lake.iceberg_lake import IcebergLake

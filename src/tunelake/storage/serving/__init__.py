@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tunelake.config import ConfigError
+from tunelake.errors import ConfigError
 from tunelake.storage.serving.port import (
     InvalidDocument,
     ServingError,

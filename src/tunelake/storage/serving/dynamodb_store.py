@@ -24,8 +24,7 @@ import botocore.exceptions
 from botocore.config import Config
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from tunelake.config import ConfigError
-from tunelake.errors import TransientError
+from tunelake.errors import ConfigError, TransientError
 from tunelake.names import normalise_name
 from tunelake.storage.serving.documents import (
     Encoded,

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 import redis
 
-from tunelake.config import ConfigError
+from tunelake.errors import ConfigError
 from tunelake.names import normalise_name
 from tunelake.redact import mask_url
 from tunelake.storage.serving.documents import chunks, decode, encode_list, encoded_batches

@@ -1,5 +1,6 @@
-"""Spotify ids: the one pattern every layer checks them with, and the ids as the client takes
-them: checked (they go into URL paths), deduplicated, batched to what an endpoint accepts."""
+"""Spotify ids, a domain rule: the one pattern every layer checks them with (validation, the
+sources, the catalog server), and the ids as a client takes them: checked (they go into URL
+paths), deduplicated, batched to what an endpoint accepts."""
 
 from __future__ import annotations
 

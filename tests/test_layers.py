@@ -1,0 +1,37 @@
+"""The layering rules of the package that code review keeps finding broken."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import tunelake
+
+SRC = Path(tunelake.__file__).parent
+
+
+def _imported(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return found
+
+
+def test_validation_imports_nothing_from_the_sources():
+    assert not {m for m in _imported(SRC / "validate.py") if m.startswith("tunelake.sources")}
+
+
+def test_the_domain_modules_stand_alone():
+    for module in ("ids.py", "errors.py"):
+        assert not {m for m in _imported(SRC / module) if m.startswith("tunelake.")}, module
+
+
+def test_config_error_is_an_error_of_errors_py():
+    from tunelake import config, errors
+
+    assert config.ConfigError is errors.ConfigError
+    assert issubclass(errors.ConfigError, errors.UserError)
