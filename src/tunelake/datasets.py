@@ -121,6 +121,36 @@ def artist_vectors(features: Sequence[str] = DEFAULT_VECTOR_FEATURES) -> Dataset
 
 ARTIST_VECTORS = artist_vectors()
 
+#: The longest text the stores keep, in characters, by kind of column (the warehouse's
+#: column sizes are these; validation quarantines a longer value with its reason).
+ID_LENGTH = 64
+NAME_LENGTH = 512
+SHORT_LENGTH = 32
+GENRE_LENGTH = 255
+
+#: dataset -> text column -> its longest value (for a list column, of each item).
+MAX_LENGTHS: dict[str, dict[str, int]] = {
+    "artists": {
+        "artist_id": ID_LENGTH,
+        "name": NAME_LENGTH,
+        "genres": GENRE_LENGTH,
+        "image_url": NAME_LENGTH,
+    },
+    "tracks": {
+        "track_id": ID_LENGTH,
+        "name": NAME_LENGTH,
+        "artist_id": ID_LENGTH,
+        "album_id": ID_LENGTH,
+        "album_name": NAME_LENGTH,
+        "release_date": SHORT_LENGTH,
+        "isrc": SHORT_LENGTH,
+        "preview_url": NAME_LENGTH,
+    },
+    "top_tracks": {"artist_id": ID_LENGTH, "track_id": ID_LENGTH},
+    "audio_features": {"track_id": ID_LENGTH, "source": SHORT_LENGTH},
+    "related_artists": {"artist_id": ID_LENGTH, "related_artist_id": ID_LENGTH},
+}
+
 #: The curated datasets the lake holds, by name.
 CURATED: dict[str, Dataset] = {
     d.name: d

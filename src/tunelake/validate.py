@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 from tunelake.datasets import (
     ARTISTS,
     AUDIO_FEATURES,
+    MAX_LENGTHS,
     RELATED_ARTISTS,
     TOP_TRACKS,
     TRACKS,
@@ -195,6 +196,48 @@ def any_of(columns: Sequence[str], what: str) -> Rule:
     )
 
 
+def at_most(column: str, length: int) -> Rule:
+    """A text value (each item of a list) has at most `length` characters: what the stores
+    keep (a 1 MB name is a bad row, not a failed run)."""
+
+    def check(table: pa.Table, _: Mapping[str, pa.Array]) -> Mask:
+        values = table[column]
+        if pa.types.is_list(values.type):
+            values = values.combine_chunks()
+            items = pc.list_flatten(values)
+            too_long = pc.greater(pc.utf8_length(items), length)
+            bad_rows = pc.list_parent_indices(values).filter(too_long)
+            row = pa.array(np.arange(len(values), dtype=np.int64))
+            return pc.invert(pc.is_in(row, value_set=bad_rows.cast(pa.int64())))
+        return pc.less_equal(pc.utf8_length(values), length)
+
+    return Rule(
+        f"{column} length",
+        (column,),
+        check,
+        f"{column} is longer than {length} characters",
+    )
+
+
+#: An id without control characters (a NUL byte) or surrounding whitespace.
+_CLEAN_ID = r"^[^\x00-\x20\x7f](?:[^\x00-\x1f\x7f]*[^\x00-\x20\x7f])?$"
+
+
+def clean_id(column: str) -> Rule:
+    """An id of a source with ids of its own making (a dump) still has no control
+    character and no surrounding whitespace: such an id would never be found again."""
+
+    def check(table: pa.Table, _: Mapping[str, pa.Array]) -> Mask:
+        return pc.match_substring_regex(table[column], _CLEAN_ID)
+
+    return Rule(
+        f"{column} clean",
+        (column,),
+        check,
+        f"{column} holds a control character or surrounding whitespace",
+    )
+
+
 def known(column: str, among: str) -> Rule:
     """The value is among the known ids passed as `references[column]`; `among` names
     them in the reason (e.g. "artists")."""
@@ -281,6 +324,9 @@ def contract(dataset: str, *, id_pattern: str | None = SPOTIFY_ID) -> Contract:
     rules = [required(f.name) for f in ds.schema if not f.nullable]
     if id_pattern is not None:
         rules += [matches(column, id_pattern) for column in _ID_COLUMNS[dataset]]
+    else:
+        rules += [clean_id(column) for column in _ID_COLUMNS[dataset]]
+    rules += [at_most(column, n) for column, n in MAX_LENGTHS[dataset].items()]
     references = (known(r.column, r.parent) for r in REFERENCES[dataset])
     return Contract(ds, (*rules, *_RANGES[dataset], *references))
 

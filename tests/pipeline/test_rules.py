@@ -144,3 +144,31 @@ def test_a_run_that_loses_some_vectors_says_how_many_and_why(make_settings, tmp_
     transform = next(s for s in stored["steps"] if s["step"] == "transform")
     assert transform["details"]["without_vector"] == 2
     assert transform["details"]["warning"].startswith(expected)
+
+
+def test_huge_names_and_unclean_ids_are_quarantined_with_reasons(make_settings, tmp_path):
+    rows = _dump_rows()
+    for row in rows:
+        if row["artist_ids"] == "art001":
+            row["artists"] = "x" * (1 << 20)  # a 1 MB name
+        if row["artist_ids"] == "art002":
+            row["artist_ids"] = "art002\x00"
+    rows[0]["id"] = f"  {rows[0]['id']} "  # surrounding spaces are stripped (README)
+    dump = _write_csv(tmp_path / "tracks.csv", rows)
+    settings = make_settings(source=f"file:{dump}", max_reject_fraction=0.5)
+
+    result = run_pipeline(settings, dt=DT)
+
+    assert result.ok
+    with open_resources(settings) as res:
+        reasons = {
+            r["artist_id"]: r["reason"] for r in res.lake.read_quarantine("artists", DT).to_pylist()
+        }
+        tracks = set(res.lake.read_partition("tracks", DT)["track_id"].to_pylist())
+        names = res.warehouse.read("artists")["name"].to_pylist()
+    assert reasons == {
+        "art001": "name is longer than 512 characters",
+        "art002\x00": "artist_id holds a control character or surrounding whitespace",
+    }
+    assert "trk0000" in tracks
+    assert max(len(n) for n in names) < 512

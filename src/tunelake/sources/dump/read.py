@@ -68,6 +68,33 @@ class DumpFile:
     """The CSV delimiter used; None for Parquet."""
 
 
+#: Formats a dump is sometimes given in by mistake, by their first bytes ("magic numbers"):
+#: what the file is, and what to do.
+_NOT_TEXT: tuple[tuple[bytes, str, str], ...] = (
+    (b"\x1f\x8b", "a gzip-compressed file", "decompress it first (gunzip -k FILE)"),
+    (b"BZh", "a bzip2-compressed file", "decompress it first (bunzip2 -k FILE)"),
+    (b"\xfd7zXZ\x00", "an xz-compressed file", "decompress it first (unxz -k FILE)"),
+    (b"(\xb5/\xfd", "a zstd-compressed file", "decompress it first (unzstd FILE)"),
+    (b"SQLite format 3\x00", "an SQLite database", "export the track table as CSV"),
+    (
+        b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+        "an old Excel (.xls) or other OLE2 document",
+        "save the sheet as CSV (UTF-8)",
+    ),
+    (b"%PDF", "a PDF document", "give the CSV or Parquet file of the tracks"),
+)
+
+
+def _not_text(head: bytes) -> tuple[str, str] | None:
+    """What a file that is not CSV text is, from its first bytes, and the fix; None if it
+    may be text."""
+    if head.startswith(b"PK\x03\x04"):
+        if b"xl/" in head or b"[Content_Types].xml" in head:
+            return "an Excel workbook (.xlsx)", "save the sheet as CSV (UTF-8) or export it"
+        return "a zip archive", "unzip it and give the CSV or Parquet file inside"
+    return next(((what, fix) for magic, what, fix in _NOT_TEXT if head.startswith(magic)), None)
+
+
 def read_file(spec: DumpSpec) -> DumpFile:
     path = spec.path
     digest, head, bad_utf8 = _scan(path)
@@ -76,6 +103,13 @@ def read_file(spec: DumpSpec) -> DumpFile:
     if head.startswith(_PARQUET_MAGIC):
         table, delimiter = _read_parquet(path), None
     else:
+        found = _not_text(head)
+        if found is not None:
+            what, fix = found
+            raise DumpError(
+                f"dataset dump {path} is {what} (by its first bytes), not CSV text or Parquet: "
+                f"{fix}"
+            )
         if bad_utf8 is not None:
             raise DumpError(
                 f"dataset dump {path} is not UTF-8 text (line {bad_utf8}): re-save it as "
@@ -85,7 +119,37 @@ def read_file(spec: DumpSpec) -> DumpFile:
         table = _read_csv(path, head, delimiter)
     if table.num_rows == 0:
         raise DumpError(f"dataset dump {path} has a header but no rows: nothing to ingest")
-    return DumpFile(path, table, digest, delimiter)
+    return DumpFile(path, _as_text(path, _unique_columns(path, table)), digest, delimiter)
+
+
+def _unique_columns(path: Path, table: pa.Table) -> pa.Table:
+    """The table, when no two columns share a name (which of two artist_id columns would be
+    meant cannot be guessed)."""
+    seen: dict[str, int] = {}
+    for position, name in enumerate(table.column_names, start=1):
+        if name in seen:
+            raise DumpError(
+                f"dataset dump {path} has two columns named {printable(name)!r} (columns "
+                f"{seen[name]} and {position}): rename or remove one"
+            )
+        seen[name] = position
+    return table
+
+
+def _as_text(path: Path, table: pa.Table) -> pa.Table:
+    """Binary columns (a Parquet writer's untyped strings) as text when they are UTF-8;
+    a DumpError naming the column when they are not."""
+    for i, field_ in enumerate(table.schema):
+        if pa.types.is_binary(field_.type) or pa.types.is_large_binary(field_.type):
+            try:
+                text = table.column(i).cast(pa.string())
+            except pa.ArrowInvalid as exc:
+                raise DumpError(
+                    f"dataset dump {path}: column {printable(field_.name)!r} holds binary "
+                    "values that are not UTF-8 text; write it as a string column"
+                ) from exc
+            table = table.set_column(i, field_.name, text)
+    return table
 
 
 def _scan(path: Path) -> tuple[str, bytes, int | None]:

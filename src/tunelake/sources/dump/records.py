@@ -89,7 +89,8 @@ def dump_records(rows: Iterable[Mapping[str, Any]], columns: Mapping[str, str]) 
         v = _renamed(record["values"], columns)
         # a row without ids still becomes a record, so validation quarantines it with a reason
         artist_id = primary(v.get("artist_id")) or ""
-        track_id = str(v.get("track_id") or "")
+        # ids without surrounding whitespace (as artist ids are split): " t1" is t1
+        track_id = str(v.get("track_id") or "").strip()
         _add_artist(artists, artist_id, v, n)
         track = {
             "track_id": track_id,

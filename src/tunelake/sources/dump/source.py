@@ -8,12 +8,14 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
+import pyarrow as pa
 import structlog
 
 from tunelake.models import Artist
 from tunelake.sources.dump.columns import Columns, plan_columns
-from tunelake.sources.dump.read import DumpFile, DumpSpec, read_file
+from tunelake.sources.dump.read import DumpError, DumpFile, DumpSpec, read_file
 from tunelake.sources.dump.records import primary
+from tunelake.sources.errors import printable
 from tunelake.sources.port import Resolution, SourceInfo, resolve_by_name
 from tunelake.storage.lake.port import Lake
 
@@ -30,7 +32,39 @@ def read_dump(spec: DumpSpec) -> tuple[DumpFile, Columns]:
     columns = plan_columns(
         f"dataset dump {spec.path} ({how})", dump.table.column_names, spec.mapping
     )
+    for theirs, ours in columns.renames.items():
+        kind = dump.table.schema.field(theirs).type
+        if not _readable(kind):
+            # a struct would land as its Python repr ("{'x': 'art1'}") and pass as an id
+            raise DumpError(
+                f"dataset dump {spec.path}: column {printable(theirs)!r} (for {ours}) is of type "
+                f"{kind}; tunelake reads text, numbers, dates or a list of them there: flatten "
+                "it, or --map another column"
+            )
     return dump, columns
+
+
+def _readable(kind: pa.DataType) -> bool:
+    """A value type a dump column of ours may have: a scalar, or a list of scalars."""
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return _scalar(kind.value_type)
+    return _scalar(kind)
+
+
+def _scalar(kind: pa.DataType) -> bool:
+    return any(
+        check(kind)
+        for check in (
+            pa.types.is_string,
+            pa.types.is_large_string,
+            pa.types.is_integer,
+            pa.types.is_floating,
+            pa.types.is_boolean,
+            pa.types.is_null,
+            pa.types.is_temporal,
+            pa.types.is_decimal,
+        )
+    )
 
 
 def dump_rows(records: Iterable[Mapping[str, Any]], version: str) -> list[Mapping[str, Any]]:

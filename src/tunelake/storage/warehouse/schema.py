@@ -20,9 +20,11 @@ import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
 
-ID = sa.String(64)
-NAME = sa.String(512)
-SHORT = sa.String(32)
+from tunelake.datasets import GENRE_LENGTH, ID_LENGTH, NAME_LENGTH, SHORT_LENGTH
+
+ID = sa.String(ID_LENGTH)
+NAME = sa.String(NAME_LENGTH)
+SHORT = sa.String(SHORT_LENGTH)
 TIMESTAMP = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 #: Every table carries these on MySQL/MariaDB (ignored elsewhere).
@@ -55,7 +57,7 @@ artist_genres = sa.Table(
     "artist_genres",
     metadata,
     sa.Column("artist_id", ID, primary_key=True),
-    sa.Column("genre", sa.String(255), primary_key=True),
+    sa.Column("genre", sa.String(GENRE_LENGTH), primary_key=True),
     sa.Index("ix_artist_genres_genre", "genre"),
     **MYSQL_OPTIONS,
 )
