@@ -4,8 +4,11 @@ paths), deduplicated, batched to what an endpoint accepts."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Sequence
+
+from tunelake.names import normalise_name
 
 SPOTIFY_ID = r"[0-9A-Za-z]{22}"
 """A Spotify id: 22 characters of base62 (also valid RE2, for the validation contracts)."""
@@ -30,3 +33,15 @@ def spotify_ids(ids: Iterable[str], what: str) -> list[str]:
 
 def chunks(items: Sequence[str], size: int) -> list[list[str]]:
     return [list(items[start : start + size]) for start in range(0, len(items), size)]
+
+
+#: The prefix of an artist id tunelake derived from the artist's name (a dump without ids).
+DERIVED_PREFIX = "name:"
+
+
+def derived_artist_id(name: str) -> str:
+    """A stable artist id for a dump that names artists but gives no ids: `name:` and 16 hex
+    digits of the SHA-256 of the normalised name (NFKC, case-folded, spaces collapsed), so
+    "Björk" and "BJÖRK " are one artist, in every run and on every machine."""
+    digest = hashlib.sha256(normalise_name(name).encode("utf-8")).hexdigest()
+    return f"{DERIVED_PREFIX}{digest[:16]}"

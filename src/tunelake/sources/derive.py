@@ -39,7 +39,8 @@ def remapped(lake: Lake, dt: date, source: SourceInfo, mapping: Mapping[str, str
     rows = dump_rows(read_raw(lake, DUMP_ENDPOINT, dt), source.version)
     header = list(rows[0]["values"]) if rows else []
     where = f"the dump rows of dt {dt.isoformat()} in {lake.url}"
-    return replace(source, columns=plan_columns(where, header, mapping).renames)
+    planned = plan_columns(where, header, mapping)
+    return replace(source, columns=planned.renames, derived=planned.derived)
 
 
 def _dump(lake: Lake, dt: date, source: SourceInfo) -> Records:

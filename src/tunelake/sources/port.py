@@ -37,9 +37,12 @@ class SourceInfo:
     Progress is kept per version, so a changed dump is fetched and landed again."""
     columns: Mapping[str, str] = field(default_factory=dict)
     """A dump's column name → tunelake's column name, applied when records are derived."""
+    derived: tuple[str, ...] = ()
+    """Our columns tunelake made up because the dump lacks them (artist_id, from the artist's
+    name): recorded with the dt in the lake, so its ids are known to be derived."""
 
     def to_record(self) -> dict[str, Any]:
-        return {**asdict(self), "columns": dict(self.columns)}
+        return {**asdict(self), "columns": dict(self.columns), "derived": list(self.derived)}
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> SourceInfo:
@@ -49,6 +52,7 @@ class SourceInfo:
             id_pattern=record["id_pattern"],
             version=record.get("version"),
             columns=dict(record.get("columns") or {}),
+            derived=tuple(record.get("derived") or ()),
         )
 
 

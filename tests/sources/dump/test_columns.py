@@ -61,8 +61,11 @@ def test_a_mapping_beats_our_own_name_which_beats_an_alias():
 
 
 def test_missing_columns_name_the_dump_and_the_fix():
-    with pytest.raises(DumpError, match=r"d\.csv lacks column\(s\) track_id, artist_id.*--map"):
+    with pytest.raises(DumpError, match=r"d\.csv lacks column\(s\) track_id.*--map"):
         plan_columns("d.csv", ["track_name", "artist_name"], {})
+    # without names, no artist id can be derived either
+    with pytest.raises(DumpError, match=r"lacks column\(s\) track_id, artist_id, artist_name"):
+        plan_columns("d.csv", ["track_name"], {})
 
 
 def test_a_mapping_must_name_real_columns():

@@ -14,7 +14,8 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from tunelake.sources.dump.columns import FEATURES
+from tunelake.ids import derived_artist_id
+from tunelake.sources.dump.columns import FEATURES, derived_columns
 from tunelake.sources.port import Records
 from tunelake.validate import REJECTED, SOURCE_ROW
 
@@ -68,6 +69,15 @@ def _number(value: Any) -> float | None:
     return None if math.isnan(number) else number
 
 
+def artist_id_of(artist_id: Any, artist_name: Any, derived: bool) -> str | None:
+    """A row's (primary) artist id: the dump's, or derived from the artist's name when the
+    dump gives no ids (`derived`)."""
+    if not derived:
+        return primary(artist_id)
+    name = primary(artist_name)
+    return derived_artist_id(name) if name else None
+
+
 def _renamed(values: Mapping[str, Any], columns: Mapping[str, str]) -> dict[str, Any]:
     return {ours: _clean(values.get(theirs)) for theirs, ours in columns.items()}
 
@@ -84,11 +94,12 @@ def dump_records(rows: Iterable[Mapping[str, Any]], columns: Mapping[str, str]) 
     # a dump with audio-feature columns gives every track a feature row, an empty one too:
     # validation quarantines that with its reason, so the track is counted somewhere
     with_features = any(ours in FEATURES for ours in columns.values())
+    derived = "artist_id" in derived_columns(columns)
     for record in rows:
         n = record["row"]
         v = _renamed(record["values"], columns)
         # a row without ids still becomes a record, so validation quarantines it with a reason
-        artist_id = primary(v.get("artist_id")) or ""
+        artist_id = artist_id_of(v.get("artist_id"), v.get("artist_name"), derived) or ""
         # ids without surrounding whitespace (as artist ids are split): " t1" is t1
         track_id = str(v.get("track_id") or "").strip()
         _add_artist(artists, artist_id, v, n)
@@ -141,6 +152,7 @@ def _add_artist(
             "name": primary(v.get("artist_name")),
             "genres": genres if v.get("genres") is not None else None,
             "popularity": v.get("artist_popularity"),
+            "followers": v.get("followers"),
             SOURCE_ROW: n,
         }
     elif genres:

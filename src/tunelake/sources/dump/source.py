@@ -14,7 +14,7 @@ import structlog
 from tunelake.models import Artist
 from tunelake.sources.dump.columns import Columns, plan_columns
 from tunelake.sources.dump.read import DumpError, DumpFile, DumpSpec, read_file
-from tunelake.sources.dump.records import primary
+from tunelake.sources.dump.records import artist_id_of, primary
 from tunelake.sources.errors import printable
 from tunelake.sources.port import Resolution, SourceInfo, resolve_by_name
 from tunelake.storage.lake.port import Lake
@@ -83,8 +83,15 @@ class DumpSource:
             id_pattern=None,
             version=self._dump.version,
             columns=columns.renames,
+            derived=columns.derived,
         )
         self._ignored = columns.ignored
+        if columns.derived:
+            log.info(
+                "dump artist ids derived from names",
+                file=str(spec.path),
+                how="name: + 16 hex of SHA-256 of the NFKC-casefolded name",
+            )
         if self._ignored:
             log.warning(
                 "dump columns ignored",
@@ -94,8 +101,11 @@ class DumpSource:
             )
         by_ours = {ours: theirs for theirs, ours in columns.renames.items()}
         table = self._dump.table
-        self._artist_ids = [primary(v) for v in table[by_ours["artist_id"]].to_pylist()]
-        self._artist_names = [primary(v) for v in table[by_ours["artist_name"]].to_pylist()]
+        names = table[by_ours["artist_name"]].to_pylist()
+        derived = "artist_id" in columns.derived
+        given = names if derived else table[by_ours["artist_id"]].to_pylist()
+        self._artist_ids = [artist_id_of(i, n, derived) for i, n in zip(given, names, strict=True)]
+        self._artist_names = [primary(v) for v in names]
         self._pending: list[int] = []
 
     def default_queries(self) -> list[str]:
