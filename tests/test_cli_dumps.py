@@ -51,3 +51,18 @@ def test_some_artists_without_a_vector_are_counted_on_the_summary(home, tmp_path
     assert result.exit_code == 0, result.output
     assert "warning: 1 of 12 artists have no vector" in result.output
     assert "tempo (1 artist)" in result.output
+
+
+def test_one_dump_column_mapped_to_two_columns_is_one_line(home, tmp_path):
+    dump = _write_csv(tmp_path / "tracks.csv", _dump_rows(2, 2))
+    result = _run(home, dump, "--map", "artists=artist_name", "--map", "artists=track_name")
+    line = _one_line_error(result)
+    assert result.exit_code == 2
+    assert "maps the dump column 'artists' to both artist_name and track_name" in line
+
+
+def test_a_dump_with_two_artist_id_columns_is_one_line(home, tmp_path):
+    dump = tmp_path / "tracks.csv"
+    dump.write_text("id,name,artist_id,artists,artist_id\nt1,S,a1,A,a2\n", encoding="utf-8")
+    line = _one_line_error(_run(home, dump))
+    assert "two columns named 'artist_id' (columns 3 and 5)" in line

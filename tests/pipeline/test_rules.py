@@ -9,7 +9,10 @@ import pytest
 from tests.pipeline.conftest import DT
 from tests.pipeline.test_dump_source import _dump_rows, _write_csv
 from tunelake.engines.vectors import NoVectors
+from tunelake.ids import derived_artist_id
+from tunelake.models import DEFAULT_VECTOR_FEATURES
 from tunelake.observability import StepFailed
+from tunelake.pipeline.progress import read_progress
 from tunelake.pipeline.resources import open_resources
 from tunelake.pipeline.run import run_pipeline
 from tunelake.report import rows_accounted
@@ -172,3 +175,44 @@ def test_huge_names_and_unclean_ids_are_quarantined_with_reasons(make_settings, 
     }
     assert "trk0000" in tracks
     assert max(len(n) for n in names) < 512
+
+
+SONGS_HEADER = [
+    "track_id",
+    "track_name",
+    "track_artist",
+    "track_popularity",
+    "track_album_name",
+    "playlist_genre",
+    *DEFAULT_VECTOR_FEATURES,
+    "duration_ms",
+]
+
+
+def test_a_spotify_songs_dump_without_artist_ids_runs_on_derived_ids(make_settings, tmp_path):
+    rows = []
+    for row in _dump_rows():
+        values = {
+            "track_id": row["id"],
+            "track_name": row["name"],
+            "track_artist": row["artists"],
+            "track_popularity": row["popularity"],
+            "track_album_name": "Album",
+            "playlist_genre": row["track_genre"],
+            **{f: row[f] for f in DEFAULT_VECTOR_FEATURES},
+            "duration_ms": 200000,
+        }
+        rows.append({k: values[k] for k in SONGS_HEADER})
+    settings = make_settings(source=f"file:{_write_csv(tmp_path / 'spotify_songs.csv', rows)}")
+
+    result = run_pipeline(settings, dt=DT)
+
+    assert result.ok
+    with open_resources(settings) as res:
+        artists = {a["name"]: a["artist_id"] for a in res.warehouse.read("artists").to_pylist()}
+        related = res.warehouse.read("related_artists")
+        recorded = read_progress(res.lake, DT).source
+    assert len(artists) == 12
+    assert artists["Artist 3"] == derived_artist_id("Artist 3")
+    assert related.num_rows == 12 * 10
+    assert recorded is not None and recorded.derived == ("artist_id",)
