@@ -52,8 +52,14 @@ def test_a_binary_name_that_is_utf8_is_read_as_text(tmp_path):
 
 def test_a_binary_name_that_is_not_text_is_refused(tmp_path):
     names = pa.array([b"Ann", b"\xff\xfe"], pa.binary())
-    with pytest.raises(DumpError, match="'artist_name' holds binary values that are not UTF-8"):
+    with pytest.raises(DumpError, match=r"'artist_name' \(for artist_name\) holds binary"):
         read_dump(DumpSpec(_parquet(tmp_path / "tracks.parquet", artist_name=names)))
+    # an unused binary column (cover art) is no reason to refuse the dump
+    blob = pa.array([b"\x89PNG", b"\xff\xd8"], pa.binary())
+    dump, columns = read_dump(DumpSpec(_parquet(tmp_path / "covers.parquet", cover=blob)))
+    assert "cover" in columns.ignored
+    # it lands (raw records are JSON) as base64 text
+    assert dump.table["cover"].to_pylist() == ["iVBORw==", "/9g="]
 
 
 def _xlsx() -> bytes:

@@ -119,7 +119,7 @@ def read_file(spec: DumpSpec) -> DumpFile:
         table = _read_csv(path, head, delimiter)
     if table.num_rows == 0:
         raise DumpError(f"dataset dump {path} has a header but no rows: nothing to ingest")
-    return DumpFile(path, _as_text(path, _unique_columns(path, table)), digest, delimiter)
+    return DumpFile(path, _as_text(_unique_columns(path, table)), digest, delimiter)
 
 
 def _unique_columns(path: Path, table: pa.Table) -> pa.Table:
@@ -136,19 +136,15 @@ def _unique_columns(path: Path, table: pa.Table) -> pa.Table:
     return table
 
 
-def _as_text(path: Path, table: pa.Table) -> pa.Table:
-    """Binary columns (a Parquet writer's untyped strings) as text when they are UTF-8;
-    a DumpError naming the column when they are not."""
+def _as_text(table: pa.Table) -> pa.Table:
+    """Binary columns (a Parquet writer's untyped strings) as text where they are UTF-8; the
+    others stay binary (refused if tunelake uses them, see `read_dump`)."""
     for i, field_ in enumerate(table.schema):
         if pa.types.is_binary(field_.type) or pa.types.is_large_binary(field_.type):
             try:
-                text = table.column(i).cast(pa.string())
-            except pa.ArrowInvalid as exc:
-                raise DumpError(
-                    f"dataset dump {path}: column {printable(field_.name)!r} holds binary "
-                    "values that are not UTF-8 text; write it as a string column"
-                ) from exc
-            table = table.set_column(i, field_.name, text)
+                table = table.set_column(i, field_.name, table.column(i).cast(pa.string()))
+            except pa.ArrowInvalid:
+                continue
     return table
 
 

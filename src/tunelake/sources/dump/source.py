@@ -4,7 +4,9 @@ number and the file's content hash."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -34,6 +36,11 @@ def read_dump(spec: DumpSpec) -> tuple[DumpFile, Columns]:
     )
     for theirs, ours in columns.renames.items():
         kind = dump.table.schema.field(theirs).type
+        if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+            raise DumpError(
+                f"dataset dump {spec.path}: column {printable(theirs)!r} (for {ours}) holds "
+                "binary values that are not UTF-8 text; write it as a string column"
+            )
         if not _readable(kind):
             # a struct would land as its Python repr ("{'x': 'art1'}") and pass as an id
             raise DumpError(
@@ -41,7 +48,18 @@ def read_dump(spec: DumpSpec) -> tuple[DumpFile, Columns]:
                 f"{kind}; tunelake reads text, numbers, dates or a list of them there: flatten "
                 "it, or --map another column"
             )
-    return dump, columns
+    return replace(dump, table=_landable(dump.table)), columns
+
+
+def _landable(table: pa.Table) -> pa.Table:
+    """The table with its (unused) binary columns as base64 text: raw records are JSON."""
+    for i, field_ in enumerate(table.schema):
+        if pa.types.is_binary(field_.type) or pa.types.is_large_binary(field_.type):
+            text = [
+                None if b is None else base64.b64encode(b).decode() for b in table[i].to_pylist()
+            ]
+            table = table.set_column(i, field_.name, pa.array(text, pa.string()))
+    return table
 
 
 def _readable(kind: pa.DataType) -> bool:
