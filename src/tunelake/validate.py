@@ -416,7 +416,7 @@ def validate_datasets(
             if parent is None:
                 continue
             known_ids[ref.column] = parent.valid[ref.key]
-            quarantined[ref.column] = _rejected_ids(parent, ref.key)
+            quarantined[ref.column] = quarantined_ids(parent, ref.key)
         results[name] = validate(
             contract_of(name), rows[name], references=known_ids, quarantined=quarantined
         )
@@ -567,7 +567,7 @@ def _value_set(ids: set[str] | frozenset[str] | pa.Array | pa.ChunkedArray) -> p
     return pa.array(list(ids), pa.string())
 
 
-def _rejected_ids(result: Validated, key: str) -> dict[str, str]:
+def quarantined_ids(result: Validated, key: str) -> dict[str, str]:
     """The ids of the quarantined rows that no valid row has (a duplicate's id stays valid),
     with the first such row's reason."""
     if key not in result.rejected.column_names:

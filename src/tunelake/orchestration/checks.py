@@ -30,6 +30,7 @@ from tunelake.validate import (
     TooManyRejects,
     Validated,
     check_reject_fraction,
+    quarantined_ids,
     validate,
 )
 from tunelake.validate import contract as contract_of
@@ -91,15 +92,24 @@ def _contract_check(dataset: str) -> dg.AssetChecksDefinition:
         if table is None:
             return _missing(dataset, dt)
         known: dict[str, pa.ChunkedArray] = {}
+        quarantined: dict[str, dict[str, str]] = {}
         for ref in references:
             other = lake.read_partition(ref.parent, dt)
             if other is None:
                 return _missing(ref.parent, dt)
             known[ref.column] = other[ref.key]
+            rejected = lake.read_quarantine(ref.parent, dt)
+            if rejected is not None:  # a row pointing at one says its parent's reason
+                quarantined[ref.column] = quarantined_ids(Validated(other, rejected), ref.key)
         # ids as the dt's source declares them (a dump's are of its own making)
         recorded = read_progress(lake, dt).source
         ids = recorded.id_pattern if recorded else SPOTIFY_ID
-        result = validate(contract_of(dataset, id_pattern=ids), table, references=known)
+        result = validate(
+            contract_of(dataset, id_pattern=ids),
+            table,
+            references=known,
+            quarantined=quarantined,
+        )
         reasons = Counter(result.rejected["reason"].to_pylist())
         return dg.AssetCheckResult(
             passed=result.rejected.num_rows == 0,
