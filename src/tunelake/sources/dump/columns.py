@@ -115,7 +115,7 @@ def plan_columns(where: str, names: Sequence[str], mapping: Mapping[str, str]) -
     if absent:
         raise DumpError(
             f"--map names column(s) {printable(', '.join(absent))} that {where} lacks; "
-            f"its columns: {printable(', '.join(names))}"
+            f"its columns: {_listed(names)}"
         )
     chosen: dict[str, str] = {}  # ours -> theirs
     for candidates in (
@@ -160,5 +160,10 @@ def _candidates(missing: Sequence[str], names: Sequence[str], chosen: Mapping[st
         n for n in names if n not in used and any(w in n.casefold() for w in words | set(missing))
     ]
     if likely:
-        return "candidate columns: " + ", ".join(printable(n, 200) for n in likely)
-    return f"its columns: {', '.join(printable(n, 200) for n in names)}"
+        return f"candidate columns: {_listed(likely)}"
+    return f"its columns: {_listed(names)}"
+
+
+def _listed(names: Sequence[str]) -> str:
+    """Column names for a message: each made printable, the list never cut."""
+    return ", ".join(printable(n, 200) for n in names)
