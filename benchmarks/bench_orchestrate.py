@@ -13,6 +13,12 @@ process, for one dt on the default catalog (1,000 artists), each on a fresh data
 
 Targets: in-process Dagster within 1.3x of `tunelake run`; the daemon path within 1.5x.
 
+Measured 2026-12-05, 1,000 artists, on 2 cores under a load average of 8.5 (other jobs):
+tunelake run 61.7 s; Dagster in-process 97.3 s (1.58x); daemon path with the in-process
+executor 118.3 s (1.92x); the same job with a process per step 135.2 s (2.19x). The target
+is not met on that machine; the per-step processes are gone, what remains is the checks'
+lake reads, each asset reading its inputs back from the lake, and the run worker's start.
+
     .venv/bin/python benchmarks/bench_orchestrate.py [--artists 1000] [--repeat 1] [--multiprocess]
 """
 
