@@ -38,17 +38,16 @@ from tunelake.listening import (  # the listening use cases live there; re-expor
     write_play_counts,
 )
 from tunelake.models import Artist, ArtistDocument, IngestRequest, RelatedArtist, TrackSummary
-from tunelake.names import normalise_name
 from tunelake.observability import RunRecord, StepFailed, one_line, records_from_rows
+from tunelake.pipeline import outbox
 from tunelake.pipeline import run as pipeline
 from tunelake.pipeline.resources import (
     lake_of,
-    open_resources,
     reading_lake,
     reading_serving,
     reading_warehouse,
 )
-from tunelake.pipeline.run import RunResult, StepProgress
+from tunelake.pipeline.run import RunResult, StageOptions, StepProgress
 from tunelake.storage.lake.housekeeping import TableInfo, Vacuumed
 from tunelake.storage.lake.legacy import Migrated, migrate
 from tunelake.storage.serving.port import ServingStore
@@ -65,6 +64,7 @@ __all__ = [
     "RunQuality",
     "RunResult",
     "SqlResult",
+    "StageOptions",
     "artist",
     "artist_plays",
     "artist_profile",
@@ -89,6 +89,7 @@ __all__ = [
     "run",
     "run_detail",
     "run_quality",
+    "run_stages",
     "search_artists",
     "similar",
     "similar_to",
@@ -110,6 +111,18 @@ def _quiet(step: str, done: int, total: int) -> None:
 
 
 # The pipeline -----------------------------------------------------------------------------
+
+
+def run_stages(
+    settings: Settings,
+    dt: date,
+    stages: Sequence[str] = pipeline.STAGES,
+    options: StageOptions | None = None,
+    progress: StepProgress = _quiet,
+) -> RunResult:
+    """Some stages of the pipeline for dt (land, curate, similarity, publish), as one recorded
+    run under the locks and the current-state rule: what every entry point calls."""
+    return pipeline.run_stages(settings, dt, stages, options, progress)
 
 
 def run(
@@ -145,7 +158,8 @@ def backfill(
     progress: StepProgress = _quiet,
 ) -> list[RunResult]:
     """Re-derive every dt in [start, end] that has raw data, from the raw zone alone; a dump's
-    rows with `dump_mapping` instead of the mapping their run used, if one is given."""
+    rows with `dump_mapping` instead of the mapping their run used, if one is given. A dt
+    older than the newest curated one leaves the warehouse and the serving store alone."""
     results = pipeline.backfill(
         settings, start=start, end=end, dump_mapping=dump_mapping, progress=progress
     )
@@ -193,31 +207,15 @@ def request_ingest(
     per normalised name: a query pending already (in any case or spacing) is not queued
     again, and its existing request is returned. `source` says who asked (cli, api, chat);
     `review`: the request waits for `approve_ingest` before the automation sees it."""
-    wanted = [q.strip() for q in queries]
-    if not wanted or not all(wanted):
-        raise InputError("an ingest request needs a non-empty artist name or id")
-
-    def open_requests(warehouse: Warehouse) -> dict[str, dict[str, Any]]:
-        rows = warehouse.pending_ingest_requests()
-        rows += warehouse.read("ingest_requests", {"status": "review"}).to_pylist()
-        return {normalise_name(r["query"]): r for r in rows}
-
-    with open_resources(settings) as res:
-        pending = open_requests(res.warehouse)
-        new = [q for q in dict.fromkeys(wanted) if normalise_name(q) not in pending]
-        if new:
-            status = "review" if review else "pending"
-            res.warehouse.add_ingest_requests(new, source=source, status=status)
-            pending = open_requests(res.warehouse)
-    return [IngestRequest.model_validate(pending[normalise_name(q)]) for q in dict.fromkeys(wanted)]
+    rows = outbox.queue(settings, queries, source=source, review=review)
+    return [IngestRequest.model_validate(r) for r in rows]
 
 
 def approve_ingest(settings: Settings, request_id: int) -> IngestRequest:
     """Let a request that waits for review join the queue (approving a pending one again
     changes nothing); a request already resolved cannot be approved."""
-    with open_resources(settings) as res:
-        res.warehouse.approve_ingest_request(request_id)
-        found = ingest_request(settings, request_id, warehouse=res.warehouse)
+    outbox.approve(settings, request_id)
+    found = ingest_request(settings, request_id)
     if found.status != "pending":
         raise InputError(f"ingest request {request_id} is {found.status}: nothing to approve")
     return found
@@ -241,16 +239,18 @@ def ingest(
     dump_delimiter: str | None = None,
     progress: StepProgress = _quiet,
 ) -> RunResult:
-    """Ad hoc: queue the queries as ingest requests, then run dt for them now."""
+    """Ad hoc: queue the queries as ingest requests, then run dt for them now, added to the
+    current state (its artists are resolved along with them, so every current artist's
+    neighbours are computed over the whole set)."""
     request_ingest(settings, queries, source=settings.source)
-    return run(
-        settings,
-        dt=dt,
-        queries=queries,
-        dump_mapping=dump_mapping,
+    options = StageOptions(
+        kind="ingest",
+        queries=list(queries),
+        add_to_current=True,
+        dump_mapping=dict(dump_mapping or {}),
         dump_delimiter=dump_delimiter,
-        progress=progress,
     )
+    return pipeline.run_stages(settings, dt, pipeline.STAGES, options, progress)
 
 
 def ingest_request(

@@ -2,7 +2,7 @@
 
 Records move between pipeline steps as `pyarrow.Table`s with these schemas. The warehouse
 tables (see `tunelake.storage.warehouse.schema`) mirror them; the lake writes them as
-Parquet under `<dataset>/dt=YYYY-MM-DD/`.
+Iceberg tables partitioned by `dt` (one table per dataset, rejects in `quarantine_<dataset>`).
 """
 
 from __future__ import annotations

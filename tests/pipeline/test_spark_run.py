@@ -11,10 +11,11 @@ import pytest
 
 from tests.conftest import spark_module
 from tests.pipeline.conftest import DT, snapshot
+from tunelake import app
 from tunelake.config import Settings
 from tunelake.pipeline.run import backfill, run_pipeline
 
-spark_job = spark_module("tunelake.engines.spark_job")
+spark_job = spark_module("tunelake.spark_submit")
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -55,5 +56,7 @@ def test_the_spark_submit_entry_point_runs_the_transform_of_a_dt(
     assert record["status"] == "ok" and record["details"]["engine"] == "spark"
     assert record["rows_out"] == len(want["lake.related_artists"])
     assert snapshot(settings) == want
-    assert spark_job.main(["--dt", "2026-01-01", "--home", home]) == 1
+    assert app.recent_runs(settings, 1)[0].kind == "spark"  # recorded like any run
+    # a missing partition is bad input (exit 2, as the CLI's), in one line
+    assert spark_job.main(["--dt", "2026-01-01", "--home", home]) == 2
     assert "no artists partition for dt 2026-01-01" in capsys.readouterr().err

@@ -1,8 +1,9 @@
 """The pipeline's datasets as Dagster assets, one daily partition per dt.
 
-Each asset calls the step function `tunelake run` calls (pipeline/steps.py), and reads its
-upstream from the lake for its dt (pipeline/inputs.py), never from memory handed over in one
-process: any asset can be materialised alone, in a run of its own, for any dt.
+Each asset body is one call to the stage runner `tunelake run` uses (pipeline/run.py, through
+tunelake.app): the runner holds the locks, records the run and keeps the current-state rule;
+a stage run alone reads its upstream from the lake for its dt, never from memory handed over
+in one process, so any asset can be materialised alone, in a run of its own, for any dt.
 
     raw_responses ─► artists, tracks, top_tracks, audio_features ─► artist_vectors,
     (discover+extract)   (validate+load)                            related_artists (transform)
@@ -14,7 +15,6 @@ raw_responses.
 """
 
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -23,16 +23,15 @@ from pydantic import Field
 
 from tunelake.orchestration.resources import (
     TunelakeResource,
-    asset_step,
     automation,
     metadata_of,
+    partition_dt,
     today,
 )
-from tunelake.pipeline import steps
-from tunelake.pipeline.inputs import read_curated, read_similarity
 from tunelake.pipeline.progress import read_progress
-from tunelake.pipeline.resources import Resources
-from tunelake.sources.factory import open_source
+from tunelake.pipeline.resources import reading_lake
+from tunelake.pipeline.run import CURRENT_STATE, RunResult
+from tunelake.storage.lake.port import Lake
 
 DAILY = dg.DailyPartitionsDefinition(
     start_date=automation().partitions_start.isoformat(),
@@ -46,7 +45,7 @@ SIMILARITY_ASSETS = ("artist_vectors", "related_artists")
 
 # Transient failures (rate limits, a backend down, the dt or the current state locked by
 # another writer) are retried with exponential backoff and jitter, about two minutes in all
-# (2, 4, … 64 s); asset_step fails any other at once.
+# (2, 4, … 64 s); run_stage fails any other at once.
 TRANSIENT_RETRY = dg.RetryPolicy(
     max_retries=6, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
@@ -62,61 +61,119 @@ class ExtractConfig(dg.Config):
     """Names or ids to ingest (the outbox sensor's pending requests); none: the seeds."""
 
 
-@dg.asset(
-    partitions_def=DAILY,
-    retry_policy=TRANSIENT_RETRY,
-    group_name=GROUP,
-    kinds={"python"},
-    description="discover + extract: the API's responses, unchanged, in the lake's raw zone.",
-)
-def raw_responses(
-    context: dg.AssetExecutionContext, config: ExtractConfig, tunelake: TunelakeResource
-) -> dg.MaterializeResult:
-    settings = tunelake.settings()
-    with asset_step(context, tunelake, settings.source, writes_current=False) as run:
-        state = read_progress(run.res.lake, run.dt)
-        landed = bool(state.artist_ids) and set(state.artist_ids) <= state.extracted
-        if landed and not config.artists and run.dt < today(automation().schedule_timezone):
-            # a past dt whose raw zone holds its extraction (a backfill): no source, no API
-            with run.recorder.step("extract") as step:
-                step.status = "skipped"
-                step.counts(len(state.artist_ids), len(state.artist_ids))
-        else:
-            with open_source(settings) as source:
-                queries = config.artists or source.default_queries()
-                with run.recorder.step("discover") as found:
-                    steps.discover(run.res, source, run.dt, queries, found)
-                with run.recorder.step("extract") as step:
-                    ids = read_progress(run.res.lake, run.dt).artist_ids
-                    steps.extract(run.res, source, run.dt, ids, step)
-        progress = read_progress(run.res.lake, run.dt)
-        return dg.MaterializeResult(
-            metadata={
-                **metadata_of(step),
-                "artists": len(progress.artist_ids),
-                "resolved_queries": len(progress.resolutions),
-                "from_raw_zone": step.status == "skipped",
-                "raw_endpoints": ", ".join(run.res.lake.raw_endpoints(run.dt)),
-            }
-        )
+def _settings_lake(tunelake: TunelakeResource) -> Lake:
+    return reading_lake(tunelake.settings())
 
 
-def _written(res: Resources, datasets: tuple[str, ...], dt: date) -> dict[str, dict[str, Any]]:
+def _written(lake: Lake, datasets: tuple[str, ...], dt: date) -> dict[str, dict[str, Any]]:
     """What each dataset's write left in the lake: the Iceberg snapshot it committed (a
     reader can time-travel to it: `tunelake sql --as-of SNAPSHOT_ID`) and the dt's files."""
     return {
         name: {
-            "lake_snapshot": res.lake.snapshot_id(name),
-            "files_written": ", ".join(res.lake.files(name).get(dt, [])),
+            "lake_snapshot": lake.snapshot_id(name),
+            "files_written": ", ".join(lake.files(name).get(dt, [])),
         }
         for name in datasets
     }
 
 
-def _without_reject_limit(res: Resources) -> Resources:
-    """In Dagster the reject limit is the blocking check `rejects_fraction`: the partition and
-    its quarantine are written and can be inspected, and the check stops what is downstream."""
-    return replace(res, settings=res.settings.model_copy(update={"max_reject_fraction": 1.0}))
+def _landed(tunelake: TunelakeResource, result: RunResult) -> dg.MaterializeResult:
+    step = result.step("extract")
+    lake = _settings_lake(tunelake)
+    progress = read_progress(lake, result.record.dt)
+    return dg.MaterializeResult(
+        metadata={
+            **metadata_of(step),
+            "artists": len(progress.artist_ids),
+            "resolved_queries": len(progress.resolutions),
+            "from_raw_zone": step.status == "skipped",
+            "raw_endpoints": ", ".join(lake.raw_endpoints(result.record.dt)),
+            "run": result.record.run_id,
+        }
+    )
+
+
+def _current_metadata(result: RunResult) -> dict[str, Any]:
+    return {
+        "warehouse_updated": bool(result.current),
+        "current_state": result.record.outputs.get(CURRENT_STATE, ""),
+        "run": result.record.run_id,
+    }
+
+
+def _curated(tunelake: TunelakeResource, result: RunResult) -> Iterator[dg.MaterializeResult]:
+    assert result.validation is not None  # the curate stage ran
+    written = _written(_settings_lake(tunelake), CURATED_ASSETS, result.record.dt)
+    for name in CURATED_ASSETS:
+        counts = result.validation.results[name].counts
+        yield dg.MaterializeResult(
+            asset_key=name,
+            metadata={
+                "dagster/row_count": counts["out"],
+                "rows_in": counts["in"],
+                "quarantined": counts["quarantined"],
+                **written[name],
+                **_current_metadata(result),
+            },
+        )
+
+
+def _similar(tunelake: TunelakeResource, result: RunResult) -> Iterator[dg.MaterializeResult]:
+    assert result.similarity is not None  # the similarity stage ran
+    written = _written(_settings_lake(tunelake), SIMILARITY_ASSETS, result.record.dt)
+    step = result.step("transform")
+    tables = {
+        "artist_vectors": result.similarity.vectors,
+        "related_artists": result.similarity.related,
+    }
+    for name in SIMILARITY_ASSETS:
+        extra = {"without_features": step.details["without_features"]}
+        yield dg.MaterializeResult(
+            asset_key=name,
+            metadata={
+                "dagster/row_count": tables[name].num_rows,
+                **written[name],
+                **_current_metadata(result),
+                **(extra if name == "artist_vectors" else {}),
+            },
+        )
+
+
+def _published(tunelake: TunelakeResource, result: RunResult) -> dg.MaterializeResult:
+    step = result.step("publish")
+    return dg.MaterializeResult(
+        metadata={
+            "documents": step.rows_out,
+            "skipped_older_dt": step.status == "skipped",
+            "serving": tunelake.settings().resolved_serving_url,
+            **_current_metadata(result),
+        }
+    )
+
+
+@dg.asset(
+    partitions_def=DAILY,
+    retry_policy=TRANSIENT_RETRY,
+    group_name=GROUP,
+    kinds={"python"},
+    description="land (discover + extract): the source's responses, unchanged, in the lake's "
+    "raw zone.",
+)
+def raw_responses(
+    context: dg.AssetExecutionContext, config: ExtractConfig, tunelake: TunelakeResource
+) -> dg.MaterializeResult:
+    # requested artists (the outbox sensor) are added to the current state, as an ingest;
+    # a past dt whose raw zone holds its extraction (a backfill) needs no source, no API
+    return _landed(
+        tunelake,
+        tunelake.run_stage(
+            context,
+            "land",
+            queries=config.artists or None,
+            add_to_current=bool(config.artists),
+            reuse_landed=partition_dt(context) < today(automation().schedule_timezone),
+        ),
+    )
 
 
 @dg.multi_asset(
@@ -125,9 +182,10 @@ def _without_reject_limit(res: Resources) -> Resources:
             name,
             deps=[raw_responses],
             group_name=GROUP,
-            kinds={"parquet"},
+            kinds={"iceberg"},
             automation_condition=ON_UPSTREAM,
-            description=f"validate + load: the dt's valid {name}; rejects in _quarantine/{name}.",
+            description=f"curate (validate + load): the dt's valid {name}; rejects in the lake "
+            f"table quarantine_{name}.",
         )
         for name in CURATED_ASSETS
     ],
@@ -138,26 +196,7 @@ def _without_reject_limit(res: Resources) -> Resources:
 def curated(
     context: dg.AssetExecutionContext, tunelake: TunelakeResource
 ) -> Iterator[dg.MaterializeResult]:
-    with asset_step(context, tunelake) as run:
-        ids = read_progress(run.res.lake, run.dt).artist_ids
-        current = run.current
-        with run.recorder.step("validate") as step:
-            checked = steps.validate_step(_without_reject_limit(run.res), run.dt, ids, step)
-        with run.recorder.step("load") as loaded:
-            steps.load(run.res, run.dt, checked.curated, loaded, warehouse=current)
-        written = _written(run.res, CURATED_ASSETS, run.dt)
-    for name in CURATED_ASSETS:
-        counts = checked.results[name].counts
-        yield dg.MaterializeResult(
-            asset_key=name,
-            metadata={
-                "dagster/row_count": counts["out"],
-                "rows_in": counts["in"],
-                "quarantined": counts["quarantined"],
-                **written[name],
-                "warehouse_updated": current,
-            },
-        )
+    yield from _curated(tunelake, tunelake.run_stage(context, "curate"))
 
 
 @dg.multi_asset(
@@ -166,7 +205,7 @@ def curated(
             name,
             deps=list(CURATED_ASSETS),
             group_name=GROUP,
-            kinds={"parquet", "numpy"},
+            kinds={"iceberg", "numpy"},
             automation_condition=ON_UPSTREAM,
         )
         for name in SIMILARITY_ASSETS
@@ -174,32 +213,12 @@ def curated(
     partitions_def=DAILY,
     retry_policy=TRANSIENT_RETRY,
     name="transform",
-    description="transform: artist vectors and exact top-k neighbours.",
+    description="similarity (transform): artist vectors and exact top-k neighbours.",
 )
 def similarity(
     context: dg.AssetExecutionContext, tunelake: TunelakeResource
 ) -> Iterator[dg.MaterializeResult]:
-    with asset_step(context, tunelake) as run:
-        current = run.current
-        curated = read_curated(run.res.lake, run.dt)
-        with run.recorder.step("transform") as step:
-            result = steps.transform(run.res, run.dt, curated, step, warehouse=current)
-        written = _written(run.res, SIMILARITY_ASSETS, run.dt)
-    tables = {"artist_vectors": result.vectors, "related_artists": result.related}
-    for name in SIMILARITY_ASSETS:
-        yield dg.MaterializeResult(
-            asset_key=name,
-            metadata={
-                "dagster/row_count": tables[name].num_rows,
-                **written[name],
-                "warehouse_updated": current,
-                **(
-                    {"without_features": step.details["without_features"]}
-                    if name == "artist_vectors"
-                    else {}
-                ),
-            },
-        )
+    yield from _similar(tunelake, tunelake.run_stage(context, "similarity"))
 
 
 @dg.asset(
@@ -214,19 +233,7 @@ def similarity(
 def serving_documents(
     context: dg.AssetExecutionContext, tunelake: TunelakeResource
 ) -> dg.MaterializeResult:
-    with asset_step(context, tunelake) as run, run.recorder.step("publish") as step:
-        if run.current:
-            curated = read_curated(run.res.lake, run.dt)
-            steps.publish(run.res, run.dt, curated, read_similarity(run.res.lake, run.dt), step)
-        else:  # the serving store holds current state: an older dt leaves it alone
-            step.status = "skipped"
-        return dg.MaterializeResult(
-            metadata={
-                "documents": step.rows_out,
-                "skipped_older_dt": step.status == "skipped",
-                "serving": run.res.serving.url,
-            }
-        )
+    return _published(tunelake, tunelake.run_stage(context, "publish"))
 
 
 ASSETS = [raw_responses, curated, similarity, serving_documents]

@@ -6,17 +6,14 @@
   of backend needs no change here.
 - `Automation`: the orchestration's own settings (schedule, alert webhook, first partition),
   read the same way: `TUNELAKE_*` variables, then the active profile of tunelake.toml.
-- `asset_step`: how every asset runs a pipeline step — the stores opened, the dt's lock held,
-  the step recorded as a tunelake run, and a failure told apart: transient ones are retried,
-  the others fail at once.
+- `TunelakeResource.run_stage`: how every asset runs its stage — one call to the stage runner
+  (which opens the stores, holds the locks, records the run and keeps the current-state
+  rule), and a failure told apart: transient ones are retried, the others fail at once.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -24,11 +21,11 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 from pydantic import SecretStr
 
+from tunelake import app as use_cases
 from tunelake.config import SECRETS_FILE_ENV, Settings, load_settings
 from tunelake.errors import is_transient
-from tunelake.observability import RunRecorder, StepRecord, configure_logging, one_line
-from tunelake.pipeline.lock import dt_lock, home_lock
-from tunelake.pipeline.resources import Resources, open_resources
+from tunelake.observability import StepRecord, configure_logging, one_line
+from tunelake.pipeline.run import RunResult, StageOptions
 
 
 class Automation(Settings):
@@ -70,24 +67,34 @@ class TunelakeResource(dg.ConfigurableResource):
     def settings(self) -> Settings:
         return load_settings(home=self.home, profile=self.profile)
 
+    def run_stage(
+        self,
+        context: dg.AssetExecutionContext,
+        stage: str,
+        **options: Any,
+    ) -> RunResult:
+        """One stage of the partition's dt through the stage runner (tunelake.app), recorded
+        as a tunelake run of kind `dagster`. In Dagster the reject limit is the blocking check
+        `rejects_fraction`: the partition and its quarantine are written and can be
+        inspected, and the check stops what is downstream. A transient failure is raised as
+        is, for the asset's retry policy; any other fails the asset without a retry."""
+        holder = f"dagster run {context.run.run_id} ({context.op_def.name})"
+        chosen = StageOptions(
+            kind="dagster",
+            include_pending=False,  # the outbox sensor passes the pending queries itself
+            reject_limit=False,
+            report=False,
+            holder=holder,
+            **options,
+        )
+        try:
+            return use_cases.run_stages(self.settings(), partition_dt(context), [stage], chosen)
+        except Exception as exc:
+            raise as_failure(context, exc)  # noqa: B904 (as_failure chains it)
+
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # steps, sensors and alerts log where `tunelake run` logs: <home>/logs/tunelake.jsonl
         configure_logging(self.settings().logs_dir)
-
-
-@dataclass
-class AssetStep:
-    """What an asset's body works with: the stores, the dt, and the run record."""
-
-    res: Resources
-    dt: date
-    recorder: RunRecorder
-
-    @property
-    def current(self) -> bool:
-        """Whether dt is the newest curated dt: only then does it replace the warehouse's and
-        the serving store's current state (as a backfill of an older dt leaves them alone)."""
-        return self.dt >= max(self.res.lake.partitions("artists"), default=self.dt)
 
 
 def today(timezone: str) -> date:
@@ -97,48 +104,6 @@ def today(timezone: str) -> date:
 
 def partition_dt(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> date:
     return date.fromisoformat(context.partition_key)
-
-
-@contextmanager
-def asset_step(
-    context: dg.AssetExecutionContext,
-    tunelake: TunelakeResource,
-    source: str = "raw",
-    *,
-    writes_current: bool = True,
-) -> Iterator[AssetStep]:
-    """Open the stores, hold the dt's lock, and record the asset's steps as a tunelake run
-    (`tunelake runs` lists it, kind `dagster`). A transient failure (the error root says
-    which: an API rate limit, a backend down, the dt locked by another run) is raised as is,
-    for the asset's retry policy; any other fails the asset without a retry.
-
-    A step that may replace the current state (`writes_current`: the warehouse and the
-    serving store hold the newest dt) also holds the home's `current` lock, so that whether
-    its dt is the newest cannot change between deciding and writing: two backfills of
-    different dts at once would otherwise leave an older dt as current."""
-    settings = tunelake.settings()
-    dt = partition_dt(context)
-    holder = f"dagster run {context.run.run_id} ({context.op_def.name})"
-    try:
-        with ExitStack() as held:
-            res = held.enter_context(open_resources(settings))
-            held.enter_context(dt_lock(settings.home, dt, holder))
-            if writes_current:
-                what = f"the current state of {settings.home}"
-                held.enter_context(home_lock(settings.home, "current", holder, what))
-            recorder = RunRecorder(
-                res.warehouse, settings.runs_dir, dt, kind="dagster", source=source
-            )
-            try:
-                yield AssetStep(res, dt, recorder)
-            except Exception as failure:  # a step's, or reading its inputs: recorded either way
-                recorder.run.outputs.update(res.outputs())
-                recorder.finish(failure)
-                raise
-            recorder.run.outputs.update(res.outputs())
-            recorder.finish()
-    except Exception as exc:
-        raise as_failure(context, exc)  # noqa: B904 (as_failure chains it)
 
 
 def as_failure(context: dg.AssetExecutionContext, exc: Exception) -> Exception:

@@ -15,6 +15,7 @@ daily_job = dg.define_asset_job(
     # the listening assets have partitions of their own (orchestration/listening.py)
     selection=dg.AssetSelection.all() - dg.AssetSelection.groups("listening"),
     description="Every asset of one dt.",
+    executor_def=dg.in_process_executor,  # see definitions.py: a process per step costs 6x
 )
 
 

@@ -1,8 +1,9 @@
 """Event triggers and monitoring.
 
 - `ingest_requests`: the outbox (`tunelake ingest --queue`, the service's unknown-artist
-  requests). Pending requests start one run of today's partition for those artists; the run
-  key names the requests, so a request is never run twice. Discovery marks each one done,
+  requests). Pending requests start one run of today's partition for those artists, added to
+  the current state as `tunelake ingest` adds them; the run key names the requests, so a
+  request is never run twice (pipeline/outbox.py holds every transition of a request). Discovery marks each one done,
   ambiguous or not_found; a run that fails marks its requests still pending `failed` with
   the cause (`on_run_failure`).
 - `on_run_failure`: a failed run is alerted (webhook + log), with its failed checks (a
@@ -17,13 +18,14 @@ import dagster as dg
 from tunelake.errors import NotFound
 from tunelake.orchestration.alerts import Alert, first_line, send_alert
 from tunelake.orchestration.resources import TunelakeResource, automation, today
-from tunelake.pipeline.resources import reading_warehouse
+from tunelake.pipeline import outbox
 
 REQUESTS_TAG = "tunelake/ingest_requests"
 ingest_job = dg.define_asset_job(
     "ingest",
     selection=dg.AssetSelection.assets("raw_responses").downstream(),
     description="Discover and extract the requested artists, then everything downstream.",
+    executor_def=dg.in_process_executor,  # see definitions.py
 )
 
 
@@ -38,8 +40,7 @@ def ingest_requests(
     context: dg.SensorEvaluationContext, tunelake: TunelakeResource
 ) -> dg.RunRequest | dg.SkipReason:
     try:
-        with reading_warehouse(tunelake.settings()) as warehouse:
-            pending = warehouse.pending_ingest_requests()
+        pending = outbox.pending(tunelake.settings())
     except NotFound as exc:  # nothing has run yet: no outbox to read
         return dg.SkipReason(str(exc))
     if not pending:
@@ -121,14 +122,8 @@ def on_run_failure(context: dg.RunFailureSensorContext, tunelake: TunelakeResour
     )
     _alert_failed_checks(context, tunelake)
     requested = {int(i) for i in run.tags.get(REQUESTS_TAG, "").split(",") if i}
-    if not requested:
-        return
-    with reading_warehouse(settings) as warehouse:
-        for request in warehouse.pending_ingest_requests():
-            if request["request_id"] in requested:
-                warehouse.resolve_ingest_request(
-                    request["request_id"], "failed", None, f"run {run.run_id} failed: {cause}"
-                )
+    if requested:
+        outbox.mark_failed(settings, requested, f"run {run.run_id} failed: {cause}")
 
 
 @dg.run_status_sensor(

@@ -33,16 +33,28 @@ def dt_lock(home: Path, dt: date, holder: str) -> Iterator[None]:
 
 
 @contextmanager
-def home_lock(home: Path, name: str, holder: str, what: str) -> Iterator[None]:
-    """Hold `<home>/locks/<name>.lock` for the block; raise RunLocked at once, naming `what`
-    and its holder, if another process has it."""
+def current_lock(home: Path, holder: str) -> Iterator[None]:
+    """Hold the home's current-state lock for the block, waiting for another holder to finish:
+    whether a dt is the newest must not change between deciding it and writing the warehouse
+    and the serving store. Every writer of current state is short, so waiting is the answer
+    (two backfills of different dts at once would otherwise leave an older dt as current)."""
+    with home_lock(home, "current", holder, f"the current state of {home}", wait=True):
+        yield
+
+
+@contextmanager
+def home_lock(
+    home: Path, name: str, holder: str, what: str, *, wait: bool = False
+) -> Iterator[None]:
+    """Hold `<home>/locks/<name>.lock` for the block; unless `wait`, raise RunLocked at once,
+    naming `what` and its holder, if another process has it."""
     folder = home / "locks"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{name}.lock"
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise RunLocked(
                 f"{what} is being processed by {_holder(path)}; "

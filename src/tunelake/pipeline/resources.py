@@ -71,9 +71,7 @@ def serving_of(settings: Settings, *, read_only: bool = False) -> ServingStore:
     )
 
 
-@contextmanager
-def open_resources(settings: Settings) -> Iterator[Resources]:
-    """Every store, the warehouse migrated to the newest schema: what a run writes to."""
+def _make_home(settings: Settings) -> None:
     try:
         settings.home.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -81,6 +79,25 @@ def open_resources(settings: Settings) -> Iterator[Resources]:
             f"cannot use {settings.home} as the data directory: {exc.strerror}; "
             "give a writable folder with --home or TUNELAKE_HOME"
         ) from exc
+
+
+@contextmanager
+def writing_warehouse(settings: Settings) -> Iterator[Warehouse]:
+    """The warehouse alone, migrated, for a writer of one of its tables (the ingest-request
+    outbox): no lake, no serving store."""
+    _make_home(settings)
+    warehouse = open_warehouse(settings.resolved_warehouse_url)
+    try:
+        warehouse.migrate()
+        yield warehouse
+    finally:
+        warehouse.close()
+
+
+@contextmanager
+def open_resources(settings: Settings) -> Iterator[Resources]:
+    """Every store, the warehouse migrated to the newest schema: what a run writes to."""
+    _make_home(settings)
     with ExitStack() as stack:
         warehouse = open_warehouse(settings.resolved_warehouse_url)
         stack.callback(warehouse.close)

@@ -48,8 +48,8 @@ def discover(
     queries: Sequence[str],
     step: StepRecord,
 ) -> list[str]:
-    """Resolve the queries not yet resolved for dt; record pending ingest requests' outcome.
-    Returns the dt's artist ids (all resolutions so far)."""
+    """Resolve the queries not yet resolved for dt. Returns the dt's artist ids (all
+    resolutions so far); the stage runner records the ingest requests' outcome."""
     record_source(res.lake, dt, source.info)
     done = read_progress(res.lake, dt).resolutions
     todo = [q for q in dict.fromkeys(queries) if q not in done]
@@ -57,13 +57,6 @@ def discover(
     source.land(res.lake, dt)
     record_discovered(res.lake, dt, source.info, resolved)
     everything = {**done, **{r.query: r for r in resolved}}
-    for request in res.warehouse.pending_ingest_requests():
-        outcome = everything.get(request["query"])
-        if outcome is not None:
-            status = "done" if outcome.status == "resolved" else outcome.status
-            res.warehouse.resolve_ingest_request(
-                request["request_id"], status, outcome.artist_id, outcome.detail
-            )
     ids = Progress(everything, set()).artist_ids
     unresolved = [r for r in everything.values() if r.status != "resolved"]
     step.counts(len(everything), len(ids))
