@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from datetime import datetime
 from pathlib import Path
@@ -56,3 +57,44 @@ def test_lake_info_and_vacuum(home: Path) -> None:
     assert "top_tracks: 4 snapshots expired" in vacuumed
     [table] = lake_of(home).info()
     assert (table.snapshots, table.rows) == (1, 5)
+
+
+def _run(home: Path, dt: str) -> None:
+    cli(home, "run", "--dt", dt)
+
+
+def _tracks_by_dt(home: Path) -> list[str]:
+    query = "SELECT dt, count(*) AS n FROM tracks GROUP BY dt ORDER BY dt"
+    return cli(home, "sql", query, "--format", "csv").split()[1:]
+
+
+@pytest.mark.slow
+def test_a_moved_then_copied_home_runs_and_vacuums_on_its_own_lake(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TUNELAKE_CATALOG_ARTISTS", "20")
+    _run(home, "2026-11-26")
+    moved, copy = home.with_name("moved"), home.with_name("copy")
+    home.rename(moved)
+    [first] = _tracks_by_dt(moved)
+    assert first.startswith("2026-11-26,")
+    _run(moved, "2026-11-27")
+    shutil.copytree(moved, copy, symlinks=True)  # cp -a
+    _run(copy, "2026-11-28")
+    _run(moved, "2026-11-29")
+    for where in (moved, copy, moved):
+        assert "error" not in cli(where, "lake", "vacuum", "--retention-days", "0")
+    assert [r.split(",")[0] for r in _tracks_by_dt(moved)] == [
+        "2026-11-26",
+        "2026-11-27",
+        "2026-11-29",
+    ]
+    assert [r.split(",")[0] for r in _tracks_by_dt(copy)] == [
+        "2026-11-26",
+        "2026-11-27",
+        "2026-11-28",
+    ]
+    for where in (moved, copy):
+        for table in lake_of(where).tables():
+            cli(where, "sql", f"SELECT count(*) FROM {table}")
+    assert not home.exists()

@@ -165,7 +165,11 @@ def _write(lake: IcebergLake, dt: date, dataset: Dataset, frame: DataFrame) -> p
     that `tunelake lake vacuum` removes once they are older than its grace period.
     """
     table = lake.table_for_write(dataset.name, dataset.schema)
-    directory = f"{table.location()}/data/{DT}={dt.isoformat()}/{uuid.uuid4().hex}"
+    # Under this lake's root even if the table was recorded under another (a moved or copied
+    # lake): Spark writes where it is told, and must not write into the original's files.
+    directory = lake.store.rooted(
+        f"{table.location()}/data/{DT}={dt.isoformat()}/{uuid.uuid4().hex}"
+    )
     fields = [f for f in table.schema().as_struct().fields if f.name in {*dataset.schema.names, DT}]
     # Iceberg's types for the written columns (no int16: rank is an int), without field ids:
     # pyiceberg refuses to add files that carry them and reads them by name instead.

@@ -32,7 +32,7 @@ def open_lake(
     LakeUnavailable. A lake still in the pre-Iceberg layout raises LakeError naming
     `tunelake lake migrate`, unless allow_legacy."""
     options = options or LakeOptions()
-    store = connect(url, options.s3)
+    store = connect(url, options.s3, options.namespace)
     catalog_url = options.catalog_url or _local_catalog(store)
     catalog = open_catalog(catalog_url, store.location, options)
     lake = IcebergLake(catalog, store, options.namespace, mask_url(catalog_url))

@@ -17,12 +17,15 @@ from __future__ import annotations
 from urllib.parse import parse_qs, urlsplit
 
 from pyiceberg.catalog import Catalog, load_catalog
+from pyiceberg.io import PY_IO_IMPL
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random
 
 from tunelake.redact import mask_url
+from tunelake.storage.lake import rooted
 from tunelake.storage.lake.options import LakeOptions, S3Options
 from tunelake.storage.lake.port import LakeError, LakeUnavailable
+from tunelake.storage.lake.rooted import RootedFileIO
 
 CATALOG_NAME = "tunelake"
 
@@ -32,7 +35,13 @@ def catalog_properties(url: str, warehouse: str, options: LakeOptions) -> dict[s
     warehouse (a file:// or s3:// URL)."""
     parts = urlsplit(url)
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    props: dict[str, str] = {"warehouse": warehouse}
+    props: dict[str, str] = {
+        "warehouse": warehouse,
+        # Every file through the lake's root, whatever root the catalog recorded (rooted.py).
+        PY_IO_IMPL: f"{RootedFileIO.__module__}.{RootedFileIO.__qualname__}",
+        rooted.ROOT: warehouse,
+        rooted.NAMESPACE: options.namespace,
+    }
     if parts.scheme in ("http", "https"):
         props |= {"type": "rest", "uri": url}
     elif parts.scheme == "glue":

@@ -115,8 +115,12 @@ def _remove_orphans(lake: IcebergLake, table: Table, older_than: datetime) -> tu
             keep.update(e.data_file.file_path for e in manifest.fetch_manifest_entry(table.io))
     keep_paths = {lake.store.path_of(p) for p in keep}
     removed, size = 0, 0
+    folder = lake.store.path_of(table.location())
+    # A table whose folder is not the lake's own (registered from elsewhere) is not vacuumed:
+    # its files may be another lake's, live data of a copy or of the original.
+    lake.store.check_owns(folder, "vacuum")
     try:
-        listed = fs.find(lake.store.path_of(table.location()), detail=True)
+        listed = fs.find(folder, detail=True)
     except FileNotFoundError:
         return 0, 0
     orphans = [
@@ -125,6 +129,7 @@ def _remove_orphans(lake: IcebergLake, table: Table, older_than: datetime) -> tu
         if path not in keep_paths and _modified(entry) < older_than
     ]
     for path, entry in orphans:
+        lake.store.check_owns(path, "delete")
         fs.rm_file(path)
         removed += 1
         size += int(entry.get("size") or 0)

@@ -168,8 +168,9 @@ class IcebergLake:
             return None
         return table.scan(row_filter=row_filter).to_arrow()
 
-    def _url(self, path: str) -> str:
-        return path.removeprefix("file://")
+    def _url(self, location: str) -> str:
+        """A recorded location as SQL engines name it, under this lake's root."""
+        return self.store.url_of(self.store.path_of(location))
 
     # housekeeping ----------------------------------------------------------------------------
     def vacuum(

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 from pydantic import SecretStr
 
+DEFAULT_NAMESPACE = "tunelake"
+
 
 @dataclass(frozen=True)
 class S3Options:
@@ -28,5 +30,5 @@ class LakeOptions:
     None: a SQLite catalog, `catalog.db` in a local lake's folder (an S3 lake must name one)."""
     catalog_properties: Mapping[str, str] = field(default_factory=dict)
     """Any other pyiceberg catalog property."""
-    namespace: str = "tunelake"
+    namespace: str = DEFAULT_NAMESPACE
     s3: S3Options = field(default_factory=S3Options)

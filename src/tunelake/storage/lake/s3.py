@@ -10,7 +10,7 @@ from tunelake.storage.lake.port import LakeError, LakeUnavailable
 from tunelake.storage.lake.store import S3_SCHEME, Store
 
 
-def s3_store(url: str, options: S3Options) -> Store:
+def s3_store(url: str, options: S3Options, namespace: str) -> Store:
     root = url.removeprefix(S3_SCHEME).strip("/")
     bucket = root.split("/", 1)[0]
     if not bucket:
@@ -30,7 +30,7 @@ def s3_store(url: str, options: S3Options) -> Store:
         # client start-up; with no listings cache there is no state to share.)
         use_listings_cache=False,
     )
-    store = Store(fs, root, S3_SCHEME + root)
+    store = Store(fs, root, S3_SCHEME + root, namespace)
     _probe(store, bucket, options.where())
     return store
 

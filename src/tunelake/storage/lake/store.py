@@ -20,8 +20,9 @@ import pyarrow.fs as pafs
 from fsspec import AbstractFileSystem
 from fsspec.implementations.local import LocalFileSystem
 
-from tunelake.storage.lake.options import S3Options
+from tunelake.storage.lake.options import DEFAULT_NAMESPACE, S3Options
 from tunelake.storage.lake.port import LakeError
+from tunelake.storage.lake.rooted import check_owned, owned, reroot
 
 TEMP_PREFIX = ".tmp-"
 S3_SCHEME = "s3://"
@@ -34,6 +35,8 @@ class Store:
     """The lake root as a path in `fs` (no scheme)."""
     url: str
     """The lake root as users and SQL engines name it (a local path or s3://bucket/prefix)."""
+    namespace: str = DEFAULT_NAMESPACE
+    """The namespace of the lake's tables (their files are under `<root>/<namespace>/`)."""
 
     def __repr__(self) -> str:  # the filesystem holds credentials: show only where
         return f"Store({self.url!r})"
@@ -61,10 +64,23 @@ class Store:
     def url_of(self, path: str) -> str:
         return path if self.is_local else S3_SCHEME + path
 
-    @staticmethod
-    def path_of(url: str) -> str:
-        """A location as Iceberg records it (file://… or s3://…), as the filesystems name it."""
-        return url.removeprefix("file://").removeprefix(S3_SCHEME)
+    def rooted(self, location: str) -> str:
+        """A location as Iceberg records it (file://… or s3://…, possibly under the root the
+        lake had when it was written: before a move or a copy) under this lake's root."""
+        return reroot(location, self.location, self.namespace)
+
+    def path_of(self, location: str) -> str:
+        """A location as Iceberg records it, re-rooted (`rooted`), as the filesystems name it:
+        the one conversion from recorded locations to files."""
+        return self.rooted(location).removeprefix("file://").removeprefix(S3_SCHEME)
+
+    def owns(self, path: str) -> bool:
+        """Whether path (as the filesystem names it) lies under the lake's root."""
+        return owned(path, self.root)
+
+    def check_owns(self, path: str, doing: str) -> None:
+        """LakeLocationError naming path unless it lies under the lake's root."""
+        check_owned(path, self.root, doing)
 
     @contextmanager
     def writer(self, path: str) -> Iterator[IO[bytes]]:
@@ -114,19 +130,20 @@ class Store:
                 self.fs.call_s3("delete_object", Bucket=bucket, Key=f"{key}/")
 
 
-def connect(url: str, s3: S3Options | None = None) -> Store:
-    """The store for a lake URL: a local path (or file://) or s3://bucket[/prefix]."""
+def connect(url: str, s3: S3Options | None = None, namespace: str = DEFAULT_NAMESPACE) -> Store:
+    """The store for a lake URL (a local path or file://, or s3://bucket[/prefix]) whose tables
+    are in namespace."""
     if url.startswith(S3_SCHEME):
         _check_root(url)
         from tunelake.storage.lake.s3 import s3_store  # the s3 extra: only an S3 lake needs it
 
-        return s3_store(url, s3 or S3Options())
+        return s3_store(url, s3 or S3Options(), namespace)
     if "://" in url and not url.startswith("file://"):
         raise LakeError(f"unsupported lake URL {url!r}: use a local folder or s3://bucket/prefix")
     root = Path(url.removeprefix("file://")).expanduser().resolve().as_posix()
     _check_root(root)
     Path(root).mkdir(parents=True, exist_ok=True)
-    return Store(LocalFileSystem(), root, root)
+    return Store(LocalFileSystem(), root, root, namespace)
 
 
 def _check_root(url: str) -> None:
