@@ -16,7 +16,7 @@ from rich.table import Table
 
 from tunelake import app as use_cases
 from tunelake.config import Settings, load_settings
-from tunelake.errors import EX_USAGE, TunelakeError, exit_code
+from tunelake.errors import EX_INTERRUPTED, EX_USAGE, TunelakeError, exit_code
 from tunelake.observability import RunRecord, StepFailed, configure_logging
 
 out = Console()
@@ -71,9 +71,13 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 @contextmanager
 def errors() -> Iterator[None]:
     """An expected failure (a TunelakeError) is one line and its exit code; the traceback
-    goes to the log file only. Anything else is a bug in tunelake and keeps its traceback."""
+    goes to the log file only. Ctrl-C is an interruption: one line, exit 130. Anything else
+    is a bug in tunelake and keeps its traceback."""
     try:
         yield
+    except KeyboardInterrupt:
+        log.info("command interrupted")
+        raise fail("interrupted (Ctrl-C)", EX_INTERRUPTED) from None
     except StepFailed as exc:
         log.error("command failed", error=str(exc), exc_info=True)
         raise fail(use_cases.failure_summary(exc), exit_code(exc)) from None
