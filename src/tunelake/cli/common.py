@@ -18,6 +18,7 @@ from tunelake import app as use_cases
 from tunelake.config import Settings, load_settings
 from tunelake.errors import EX_INTERRUPTED, EX_USAGE, TunelakeError, exit_code
 from tunelake.observability import RunRecord, StepFailed, configure_logging
+from tunelake.redact import mask_urls_in
 
 out = Console()
 err = Console(stderr=True)
@@ -62,8 +63,8 @@ log = structlog.get_logger("tunelake.cli")
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print `error: message` on one line (a multi-line message, such as a SQL parser's, is
-    folded) and give the exit to raise."""
-    line = " ".join(part.strip() for part in message.splitlines() if part.strip())
+    folded; a URL's password masked, whichever code quoted it) and give the exit to raise."""
+    line = " ".join(part.strip() for part in mask_urls_in(message).splitlines() if part.strip())
     err.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
