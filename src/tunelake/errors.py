@@ -51,6 +51,8 @@ from __future__ import annotations
 EX_USAGE = 2
 EX_UNAVAILABLE = 69
 EX_TEMPFAIL = 75
+EX_INTERRUPTED = 130
+"""128 + SIGINT: what a shell reports for a command stopped by Ctrl-C."""
 
 
 class TunelakeError(Exception):

@@ -27,6 +27,7 @@ import structlog
 from pydantic import BaseModel, Field
 
 from tunelake.errors import TunelakeError, exit_code
+from tunelake.redact import mask_urls_in
 from tunelake.storage.warehouse.port import Warehouse
 
 LOG_FILE = "tunelake.jsonl"
@@ -39,7 +40,7 @@ def _scrub(key: str, value: Any) -> Any:
     if any(word in key.lower() for word in _SECRET_WORDS):
         return "**********"
     if isinstance(value, str):
-        return _CREDENTIAL_IN_TEXT.sub(r"\1 **********", value)
+        return _CREDENTIAL_IN_TEXT.sub(r"\1 **********", mask_urls_in(value))
     if isinstance(value, dict):
         return {k: _scrub(str(k), v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -49,8 +50,8 @@ def _scrub(key: str, value: Any) -> Any:
 
 def _mask_secrets(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Mask values whose key looks secret, and credentials written into any text (an
-    Authorization header quoted in a message or a traceback), at any depth: a second line
-    of defence behind SecretStr."""
+    Authorization header or a URL's password quoted in a message or a traceback), at any
+    depth: a second line of defence behind SecretStr."""
     for key, value in event.items():
         event[key] = _scrub(key, value)
     return event
@@ -223,7 +224,8 @@ class StepFailed(TunelakeError):
 
 
 def one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
+    """The error as run records keep it: its first line, a URL's password masked."""
+    text = mask_urls_in(str(exc)).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 

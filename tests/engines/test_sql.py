@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import _thread
 import random
 import re
+import threading
+import time
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -11,6 +14,7 @@ from pathlib import Path
 from statistics import fmean
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pytest
 
@@ -248,16 +252,84 @@ def test_no_statement_writes_or_changes_anything(
     assert local_engine.query("SELECT count(*) FROM artists").column(0).to_pylist() == [6]
 
 
-def test_select_explain_and_reading_a_named_file_still_work(
-    local_engine: SqlEngine, tmp_path: Path
-) -> None:
-    (tmp_path / "ids.csv").write_text("artist_id\nartist1\nartist4\n", encoding="utf-8")
-    got = local_engine.query(
-        f"SELECT a.artist_id FROM artists a JOIN read_csv('{tmp_path}/ids.csv') i USING (artist_id)"
-    )
-    assert sorted(got.column(0).to_pylist()) == ["artist1", "artist4"]
+def test_select_pivot_and_explain_still_work(local_engine: SqlEngine) -> None:
     assert local_engine.query("EXPLAIN SELECT * FROM top_tracks").num_rows > 0
     assert local_engine.query("DESCRIBE artists").num_rows > 0
+    # DuckDB parses a PIVOT without an IN list as a MULTI statement: it only reads.
+    pivot = local_engine.query("PIVOT top_tracks ON dt USING count(*) GROUP BY artist_id")
+    assert pivot.num_rows == len(ARTIST_IDS) and pivot.num_columns == 1 + len(DTS)
+    nested = local_engine.query(
+        "SELECT * FROM (PIVOT top_tracks ON rank USING count(*) GROUP BY dt) p"
+    )
+    assert nested.num_rows == len(DTS)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "COPY (PIVOT artists ON dt USING count(*)) TO '{lake_file}' (FORMAT parquet)",
+        "WITH p AS (PIVOT artists ON dt USING count(*)) INSERT INTO artists SELECT * FROM p",
+        "CREATE TABLE scratch AS PIVOT artists ON dt USING count(*)",
+        "EXPLAIN ANALYZE COPY (PIVOT artists ON dt USING count(*)) TO '{lake_file}'",
+    ],
+)
+def test_a_pivot_inside_a_write_is_refused(
+    local_lake: IcebergLake, local_engine: SqlEngine, statement: str
+) -> None:
+    lake_file = first_file(local_lake, "artists")
+    before = Path(lake_file).read_bytes()
+    with pytest.raises(SqlError, match="read-only: only SELECT queries run"):
+        local_engine.query(statement.format(lake_file=lake_file))
+    assert Path(lake_file).read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT content FROM read_text('/proc/self/environ')",
+        "SELECT * FROM read_csv('/etc/passwd')",
+        "SELECT * FROM read_csv('{tmp}/ids.csv')",
+        "SELECT * FROM read_parquet('{lake}/../outside.parquet')",
+    ],
+)
+def test_no_file_outside_the_lake_is_read(
+    local_lake: IcebergLake, local_engine: SqlEngine, tmp_path: Path, sql: str
+) -> None:
+    (tmp_path / "ids.csv").write_text("artist_id\nartist1\n", encoding="utf-8")
+    with pytest.raises(SqlError, match="reads the lake's views only") as refused:
+        local_engine.query(sql.format(tmp=tmp_path, lake=local_lake.url))
+    assert len(str(refused.value).splitlines()) == 1
+
+
+def test_the_lock_cannot_be_undone(local_engine: SqlEngine) -> None:
+    for undo in ("SET enable_external_access = true", "RESET allowed_directories"):
+        with pytest.raises(SqlError, match="read-only"):
+            local_engine.query(undo)
+    # Behind the statement check, DuckDB's own lock holds too.
+    with pytest.raises(duckdb.Error, match="locked"):
+        local_engine._con.execute("SET enable_external_access = true")
+
+
+def test_one_statement_at_a_time(local_engine: SqlEngine) -> None:
+    with pytest.raises(SqlError, match="one statement at a time: the SQL holds 2 statements"):
+        local_engine.query("SELECT 1; SELECT 2")
+    assert local_engine.query("SELECT 1;").column(0).to_pylist() == [1]
+
+
+def test_a_query_is_interrupted_by_ctrl_c(local_engine: SqlEngine) -> None:
+    """KeyboardInterrupt in the waiting thread interrupts DuckDB, which stops at once."""
+    forever = "SELECT count(*) FROM range(1000000000000) a, range(1000000) b"
+
+    def interrupt_soon() -> None:
+        time.sleep(0.5)
+        _thread.interrupt_main()
+
+    threading.Thread(target=interrupt_soon).start()
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        local_engine.query(forever)
+    assert time.monotonic() - started < 30
+    assert local_engine.query("SELECT 42").column(0).to_pylist() == [42]
 
 
 # what cannot be read is left out, by name --------------------------------------------------

@@ -16,8 +16,9 @@ from rich.table import Table
 
 from tunelake import app as use_cases
 from tunelake.config import Settings, load_settings
-from tunelake.errors import EX_USAGE, TunelakeError, exit_code
+from tunelake.errors import EX_INTERRUPTED, EX_USAGE, TunelakeError, exit_code
 from tunelake.observability import RunRecord, StepFailed, configure_logging
+from tunelake.redact import mask_urls_in
 
 out = Console()
 err = Console(stderr=True)
@@ -62,8 +63,8 @@ log = structlog.get_logger("tunelake.cli")
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print `error: message` on one line (a multi-line message, such as a SQL parser's, is
-    folded) and give the exit to raise."""
-    line = " ".join(part.strip() for part in message.splitlines() if part.strip())
+    folded; a URL's password masked, whichever code quoted it) and give the exit to raise."""
+    line = " ".join(part.strip() for part in mask_urls_in(message).splitlines() if part.strip())
     err.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
@@ -71,9 +72,13 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 @contextmanager
 def errors() -> Iterator[None]:
     """An expected failure (a TunelakeError) is one line and its exit code; the traceback
-    goes to the log file only. Anything else is a bug in tunelake and keeps its traceback."""
+    goes to the log file only. Ctrl-C is an interruption: one line, exit 130. Anything else
+    is a bug in tunelake and keeps its traceback."""
     try:
         yield
+    except KeyboardInterrupt:
+        log.info("command interrupted")
+        raise fail("interrupted (Ctrl-C)", EX_INTERRUPTED) from None
     except StepFailed as exc:
         log.error("command failed", error=str(exc), exc_info=True)
         raise fail(use_cases.failure_summary(exc), exit_code(exc)) from None

@@ -5,9 +5,16 @@ snapshot (the current one, or the one current at `as_of`: time travel), with `dt
 column; every dataset with a quarantine table also has a `quarantine_<dataset>` view. Nothing
 is loaded into memory: DuckDB reads the Parquet files as a query needs them.
 
-Read-only: only SELECT statements (and EXPLAIN of one) run; COPY … TO, ATTACH, INSTALL/LOAD,
-EXPORT, CREATE, SET, PRAGMA and CALL are refused before DuckDB sees them, so no query can write
-or delete a file or change stored data. Reading files a query names (read_csv, …) stays open.
+Read-only, and the lake only: one statement at a time, and only a query (SELECT, a PIVOT,
+EXPLAIN of a query) runs; COPY … TO, ATTACH, INSTALL/LOAD, EXPORT, CREATE, SET, PRAGMA and CALL
+are refused before DuckDB sees them, so no query can write or delete a file or change stored
+data. Once the views exist, DuckDB itself is locked down (`_lock_down`): a local lake's files
+are the only files it may open (external access off, the lake's folder allowed), an S3 lake's
+connection has no local filesystem at all, and the configuration is locked, so a query cannot
+read `/proc/self/environ`, `/etc/passwd` or any other file a query names, nor undo the lock.
+
+A query runs on a worker thread: Ctrl-C (KeyboardInterrupt in the waiting thread) interrupts
+DuckDB and is raised again once the query stopped.
 
 Whatever is readable is served: a table whose metadata or data files cannot be read is left
 out, and `problems` names the table and the file (the CLI prints them as warnings).
@@ -18,6 +25,7 @@ DuckDB's httpfs extension needs a download this machine cannot make.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Sequence
@@ -35,6 +43,7 @@ from tunelake.storage.lake.port import Lake, LakeError
 QUARANTINE_PREFIX = "quarantine_"
 _EXPLAIN = re.compile(r"^\s*EXPLAIN\s+(?:ANALY[SZ]E\s+)?(?P<rest>.*)$", re.IGNORECASE | re.DOTALL)
 AsOf = datetime | int
+_QUERY_TYPES = (duckdb.StatementType.SELECT, duckdb.StatementType.MULTI)
 
 log = structlog.get_logger(__name__)
 
@@ -119,6 +128,7 @@ class SqlEngine:
         """What was left out at the last refresh, and why (table and file named)."""
         self._refresh_lock = threading.Lock()
         self.refresh()
+        _lock_down(self._con, lake)
 
     def __repr__(self) -> str:
         return f"SqlEngine({self._lake.url!r}, views={self._views})"
@@ -169,6 +179,7 @@ class SqlEngine:
     def query(self, sql: str, params: Sequence[Any] | None = None) -> pa.Table:
         """Run sql (with `?` or `$1` placeholders bound to params) and return its rows."""
         self._check_read_only(sql)
+        log.info("sql_query_started", chars=len(sql))
         try:
             try:
                 return self._run(sql, params)
@@ -177,6 +188,10 @@ class SqlEngine:
                 # refresh points them at the current snapshot.
                 self.refresh()
                 return self._run(sql, params)
+        except duckdb.PermissionException as exc:
+            raise SqlError(
+                f"tunelake sql reads the lake's views only, no other file: {_first_line(exc)}"
+            ) from None
         except duckdb.Error as exc:
             raise SqlError(self._explained(exc)) from None
 
@@ -196,17 +211,49 @@ class SqlEngine:
         except duckdb.Error as exc:
             raise SqlError(str(exc)) from None
         for statement in statements:
-            if not _is_select(self._con, statement):
+            if not _is_query(self._con, statement):
                 kind = statement.type.name
                 raise SqlError(
                     f"tunelake sql is read-only: only SELECT queries run, not {kind} "
                     f"({_first_line(statement.query.strip())[:80]})"
                 )
+        if len(statements) > 1:
+            # Only the last result could be shown: say so rather than drop the others.
+            raise SqlError(
+                f"one statement at a time: the SQL holds {len(statements)} statements; "
+                "run each on its own"
+            )
 
     def _run(self, sql: str, params: Sequence[Any] | None) -> pa.Table:
+        """The query on a worker thread, so that Ctrl-C reaches this (waiting) thread: it
+        interrupts DuckDB, waits for the query to stop, and is raised again."""
+        outcome: list[pa.Table | BaseException] = []
+        done = threading.Event()
         with self._con.cursor() as cur:
-            relation = cur.sql(sql, params=params)
-            return pa.table({}) if relation is None else relation.to_arrow_table()
+
+            def work() -> None:
+                try:
+                    relation = cur.sql(sql, params=params)
+                    outcome.append(pa.table({}) if relation is None else relation.to_arrow_table())
+                except BaseException as exc:  # handed to the waiting thread
+                    outcome.append(exc)
+                finally:
+                    done.set()
+
+            threading.Thread(target=work, name="tunelake-sql", daemon=True).start()
+            # An Event, not Thread.join: a KeyboardInterrupt inside join() marks a running
+            # thread stopped on Python 3.11 (its state lock is released), and the process
+            # aborts when that thread ends.
+            try:
+                while not done.wait(0.2):
+                    pass
+            except KeyboardInterrupt:
+                cur.interrupt()
+                done.wait()
+                raise
+        if isinstance(outcome[0], BaseException):
+            raise outcome[0]
+        return outcome[0]
 
     def close(self) -> None:
         self._con.close()
@@ -227,9 +274,36 @@ def parse_as_of(text: str | None) -> AsOf | None:
     return moment if moment.tzinfo else moment.astimezone()
 
 
-def _is_select(con: duckdb.DuckDBPyConnection, statement: Any) -> bool:
+def _lock_down(con: duckdb.DuckDBPyConnection, lake: Lake) -> None:
+    """Let the connection open the lake's files and nothing else, and lock its settings so
+    that no query can change that (DuckDB's `enable_external_access`, `allowed_directories`,
+    `disabled_filesystems` and `lock_configuration`)."""
+    if isinstance(lake.filesystem, LocalFileSystem):
+        root = lake.url.removeprefix("file://").rstrip("/")
+        allowed = sorted({root + "/", os.path.realpath(root) + "/"})
+        con.execute("SET allowed_directories = ?", [allowed])
+        con.execute("SET enable_external_access = false")
+    else:
+        # External access off would shut the registered (fsspec) lake filesystem out too:
+        # disable the local one instead; no other is loaded (extensions never autoload).
+        con.execute("SET disabled_filesystems = 'LocalFileSystem'")
+    con.execute("SET lock_configuration = true")
+
+
+def _is_query(con: duckdb.DuckDBPyConnection, statement: Any) -> bool:
+    """Whether a statement only reads: a SELECT, a PIVOT, or EXPLAIN of one."""
     if statement.type == duckdb.StatementType.SELECT:
         return True
+    if statement.type == duckdb.StatementType.MULTI:
+        # DuckDB parses a PIVOT without an IN list as MULTI (it creates an enum type for the
+        # pivoted values, then selects); so it does a COPY or an INSERT holding one. What
+        # reads is what can stand as a subquery.
+        body = statement.query.strip().rstrip(";")
+        try:
+            wrapped = con.extract_statements(f"SELECT * FROM (\n{body}\n)")
+        except duckdb.Error:
+            return False
+        return len(wrapped) == 1 and wrapped[0].type in _QUERY_TYPES
     if statement.type != duckdb.StatementType.EXPLAIN:
         return False
     # EXPLAIN ANALYZE runs what it explains: the explained statement must be a SELECT too.
@@ -237,7 +311,7 @@ def _is_select(con: duckdb.DuckDBPyConnection, statement: Any) -> bool:
     if match is None:
         return False
     inner = con.extract_statements(match["rest"])
-    return len(inner) == 1 and inner[0].type == duckdb.StatementType.SELECT
+    return len(inner) == 1 and _is_query(con, inner[0])
 
 
 def _scan(files: dict[date, list[str]]) -> str:

@@ -18,9 +18,8 @@ from pydantic import SecretStr
 
 from tunelake.config import Settings
 from tunelake.orchestration.resources import Automation
-from tunelake.redact import MASK, mask_url
+from tunelake.redact import MASK, mask_urls_in
 
-_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"<>]+", re.IGNORECASE)
 _CREDENTIAL = re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 log = structlog.get_logger("tunelake.alerts")
 
@@ -55,7 +54,7 @@ def redact(text: str, *configs: Settings | Automation) -> str:
     """text with the configurations' secrets, URL passwords and credentials masked."""
     for secret in _secrets(*configs):
         text = text.replace(secret, MASK)
-    text = _URL.sub(lambda m: mask_url(m.group(0)), text)
+    text = mask_urls_in(text)
     return _CREDENTIAL.sub(rf"\1 {MASK}", text)
 
 

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 from pydantic import SecretStr
 
+from tunelake.redact import mask_url
+
 DEFAULT_NAMESPACE = "tunelake"
 
 
@@ -20,7 +22,8 @@ class S3Options:
     secret_access_key: SecretStr | None = None
 
     def where(self) -> str:
-        return self.endpoint_url or f"AWS S3 ({self.region})"
+        """The endpoint as messages may show it (password masked)."""
+        return mask_url(self.endpoint_url) if self.endpoint_url else f"AWS S3 ({self.region})"
 
 
 @dataclass(frozen=True)

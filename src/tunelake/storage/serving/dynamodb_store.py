@@ -26,6 +26,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from tunelake.errors import ConfigError, TransientError
 from tunelake.names import normalise_name
+from tunelake.redact import mask_url
 from tunelake.storage.serving.documents import (
     Encoded,
     chunks,
@@ -56,7 +57,7 @@ class DynamoServing:
     def __init__(self, url: str, *, timeout: float, max_retries: int) -> None:
         self._table, endpoint, region = _parse(url)
         self.url = url
-        self._endpoint = endpoint or "AWS"
+        self._endpoint = mask_url(endpoint) if endpoint else "AWS"
         self._attempts = max_retries + 1
         self._client = _client(
             endpoint,
