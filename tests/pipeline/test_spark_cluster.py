@@ -137,6 +137,21 @@ def test_run_and_sql_on_the_cluster_equal_the_in_process_engines(
     assert duckdb.rows and json.loads(finished(sql)) == json.loads(duckdb.to_json())
 
 
+def test_doctor_finds_the_cluster_s_executors_ready(
+    spark_cluster: SparkCluster, tmp_path: Path
+) -> None:
+    env, _ = spark_conf(tmp_path / "spark-conf")
+    doctor = tunelake(
+        *("doctor", "--home", str(tmp_path / "home"), "--engine", "spark"),
+        *("--spark-master", spark_cluster.master_url),
+        env=env,
+        cwd=tmp_path,
+    )
+    out = finished(doctor)
+    assert f"ok          spark     {spark_cluster.master_url}" in out
+    assert "2 executor(s)" in out and "lake reachable" in out
+
+
 def test_a_worker_lost_mid_transform_changes_nothing(
     spark_cluster: SparkCluster, make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
