@@ -55,8 +55,10 @@ def test_doctor_names_the_spark_master_it_cannot_reach(tmp_path: Path) -> None:
         closed = sock.getsockname()[1]
     result = CliRunner().invoke(
         app,
-        ["doctor", "--home", str(tmp_path), "--engine", "spark"]
-        + ["--spark-master", f"spark://127.0.0.1:{closed}"],
+        [
+            *("doctor", "--home", str(tmp_path), "--engine", "spark"),
+            *("--spark-master", f"spark://127.0.0.1:{closed}"),
+        ],
     )
     assert result.exit_code == 1
     lines = result.output.splitlines()
