@@ -45,6 +45,7 @@ def _start(env_dir, *args: str) -> tuple[subprocess.Popen[str], str]:
         text=True,
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
+    assert process.stdout is not None and process.stderr is not None
     line = process.stdout.readline()  # blocks until the webserver answers (or the process ends)
     found = re.search(r"http://127\.0\.0\.1:\d+", line)
     assert found, (
