@@ -15,8 +15,14 @@ local mode) and the Python workers together.
 --transform-sizes also times the whole transform from the lake (top tracks and audio
 features, 10 tracks per artist) on Spark against the in-process transform.
 
+--cluster compares masters in one process instead: it starts a standalone cluster on loopback
+(a master and two workers of one core and 1 GB, `tunelake.localservices.spark_cluster`) and
+times its start-up, then runs the --transform-sizes transforms on `local[2]` and on the
+cluster, one session after the other (a session's start-up timed apart from its transform).
+
     .venv/bin/python benchmarks/bench_spark.py [--cross 20000] [--sizes 100000,1000000]
         [--transform-sizes 100000] [--k 10] [--dim 8] [--master local[2]]
+    .venv/bin/python benchmarks/bench_spark.py --cluster [--transform-sizes 100000]
 """
 
 from __future__ import annotations
@@ -63,7 +69,7 @@ class Peaks:
 @contextmanager
 def sampled(spark: SparkSession) -> Iterator[Peaks]:
     """Peak RSS of the JVM and of its Python workers (summed) while the block runs."""
-    jvm = psutil.Process(spark.sparkContext._gateway.proc.pid)  # type: ignore[attr-defined]
+    jvm = psutil.Process(spark.sparkContext._gateway.proc.pid)  # type: ignore[attr-defined, union-attr]
     peaks, done = Peaks(), threading.Event()
 
     def sample() -> None:
@@ -199,7 +205,8 @@ def lake_inputs(n: int, seed: int, folder: Path) -> tuple[IcebergLake, pa.Table,
     return lake, top, audio
 
 
-def transform_row(spark: SparkSession, n: int, folder: Path, args: argparse.Namespace) -> None:
+def transform_row(spark: SparkSession, n: int, folder: Path, args: argparse.Namespace) -> float:
+    """Print one row (the transform on spark against in process); returns Spark's seconds."""
     load = os.getloadavg()[0]
     lake, top, audio = lake_inputs(n, args.seed, folder)
     with sampled(spark) as peaks:
@@ -218,6 +225,43 @@ def transform_row(spark: SparkSession, n: int, folder: Path, args: argparse.Name
         f"{exact:>6} {peaks.jvm_mb:>8,.0f} {peaks.workers_mb:>9,.0f}",
         flush=True,
     )
+    return spark_s
+
+
+TRANSFORM_HEADER = (
+    f"{'N':>9} {'load':>5} {'spark s':>9} {'proc s':>8} {'vs proc':>8} {'exact':>6} "
+    f"{'JVM MB':>8} {'pyexec MB':>9}"
+)
+
+
+def compare_masters(args: argparse.Namespace, conf: dict[str, str]) -> None:
+    """The transform on local[2] and on a 2-worker standalone cluster, in this process."""
+    from tunelake.localservices.spark_cluster import spark_cluster
+
+    sizes = [int(s) for s in args.transform_sizes.split(",") if s]
+    spark_s: dict[str, dict[int, float]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        started = time.perf_counter()
+        with spark_cluster(folder / "cluster") as cluster:
+            up_s = time.perf_counter() - started
+            print(f"cluster start-up (master + 2 workers ALIVE): {up_s:.1f} s", flush=True)
+            for master in ("local[2]", cluster.master_url):
+                spark, session_s, _ = timed(functools.partial(spark_engine.session, master, conf))
+                spark.sparkContext.setLogLevel("ERROR")
+                print(
+                    f"{master}: session start-up {session_s:.1f} s "
+                    f"(default parallelism {spark.sparkContext.defaultParallelism})"
+                )
+                print(TRANSFORM_HEADER)
+                spark_s[master] = {n: transform_row(spark, n, folder, args) for n in sizes}
+                spark.stop()
+            for n in sizes:
+                local, remote = spark_s["local[2]"][n], spark_s[cluster.master_url][n]
+                print(
+                    f"N={n:,}: cluster {remote:.1f} s vs local[2] {local:.1f} s = "
+                    f"{remote / local:.2f}x; start-up: cluster {up_s:.1f} s once"
+                )
 
 
 def main() -> None:
@@ -230,6 +274,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--master", default="local[2]")
     parser.add_argument("--driver-memory", default="4g")
+    parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="start a 2-worker standalone cluster and compare the transform with local[2]",
+    )
     args = parser.parse_args()
     # The cross join's row comes last: it takes longer than all the others together.
     sizes = [*(int(s) for s in args.sizes.split(",") if s), args.cross]
@@ -239,6 +288,9 @@ def main() -> None:
         "spark.driver.bindAddress": "127.0.0.1",
         "spark.driver.host": "127.0.0.1",
     }
+    if args.cluster:
+        compare_masters(args, conf)
+        return
     spark = spark_engine.session(args.master, conf)
     spark.sparkContext.setLogLevel("ERROR")
     print(
@@ -252,10 +304,7 @@ def main() -> None:
         transform_sizes = [int(s) for s in args.transform_sizes.split(",") if s]
         if transform_sizes:
             print("whole transform, from the lake's top tracks and audio features to the lake:")
-            print(
-                f"{'N':>9} {'load':>5} {'spark s':>9} {'proc s':>8} {'vs proc':>8} {'exact':>6} "
-                f"{'JVM MB':>8} {'pyexec MB':>9}"
-            )
+            print(TRANSFORM_HEADER)
             for n in transform_sizes:
                 transform_row(spark, n, folder, args)
         print("neighbour search, from an artist_vectors Parquet file to Arrow in the driver:")

@@ -13,6 +13,7 @@ import os
 import socket
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from types import ModuleType
 from typing import TYPE_CHECKING, TypeVar
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
     from tunelake.localservices.dynalite import Dynalite
     from tunelake.localservices.seaweedfs import SeaweedFS
+    from tunelake.localservices.spark_cluster import SparkCluster
 
 REQUIRE_SERVICES = os.environ.get("TUNELAKE_REQUIRE_SERVICES") == "1"
 
@@ -122,6 +124,20 @@ def spark() -> Iterator[SparkSession]:
     spark.sparkContext.setLogLevel("ERROR")
     yield spark
     spark.stop()
+
+
+@pytest.fixture(scope="module")
+def spark_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SparkCluster]:
+    """A Spark standalone cluster on loopback (a master, two workers of one core and 1 GB
+    each) shared by the tests of a module, stopped with its executors afterwards."""
+    spark_module("pyspark")
+    from tunelake.localservices.spark_cluster import spark_cluster
+
+    def start() -> SparkCluster:
+        return stack.enter_context(spark_cluster(tmp_path_factory.mktemp("spark-cluster")))
+
+    with ExitStack() as stack:
+        yield start_or_skip("a Spark standalone cluster", start)
 
 
 # Scratch databases on the machine's servers: MariaDB on 127.0.0.1:3306 and PostgreSQL on

@@ -112,6 +112,11 @@ class Settings(BaseSettings):
     """Spark master URL for the spark engine; None: spark-submit's or spark-defaults.conf's,
     else local[*]."""
 
+    # the automation (`tunelake orchestrate`)
+    dagster_postgres_url: SecretStr | None = None
+    """PostgreSQL URL (postgresql://user@host:5432/db) of Dagster's instance storage: runs,
+    event log, schedules and sensors; None: SQLite files in `<home>/dagster/`."""
+
     @field_validator("vector_features")
     @classmethod
     def _known_features(cls, features: tuple[str, ...]) -> tuple[str, ...]:
@@ -241,6 +246,12 @@ def _config_path() -> Path | None:
         return path
     path = Path(DEFAULT_CONFIG_FILE)
     return path if path.is_file() else None
+
+
+def config_file() -> Path | None:
+    """The tunelake.toml in use (absolute), or None."""
+    path = _config_path()
+    return None if path is None else path.resolve()
 
 
 def _active_profile(state: dict[str, Any]) -> str:

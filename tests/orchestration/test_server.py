@@ -26,7 +26,8 @@ SENSORS_QUERY = """{ workspaceOrError { ... on Workspace { locationEntries { loc
   sensors { name } } } } } } } }"""
 
 
-def _start(env_dir) -> tuple[subprocess.Popen[str], str]:
+def _start(env_dir, *args: str) -> tuple[subprocess.Popen[str], str]:
+    """`tunelake orchestrate` (with args) on a free port; returns once the webserver answers."""
     process = subprocess.Popen(
         [
             sys.executable,
@@ -37,12 +38,14 @@ def _start(env_dir) -> tuple[subprocess.Popen[str], str]:
             "0",
             "--home",
             str(env_dir / "home"),
+            *args,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
+    assert process.stdout is not None and process.stderr is not None
     line = process.stdout.readline()  # blocks until the webserver answers (or the process ends)
     found = re.search(r"http://127\.0\.0\.1:\d+", line)
     assert found, (
@@ -99,9 +102,21 @@ def test_orchestrate_serves_the_definitions_and_stops_cleanly(env):
     assert not [c.pid for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
 
 
-def test_instance_storage_is_postgres_by_configuration(tmp_path, monkeypatch):
-    monkeypatch.delenv("TUNELAKE_DAGSTER_POSTGRES_URL", raising=False)
-    assert "sqlite" in instance_yaml(tmp_path)
-    monkeypatch.setenv("TUNELAKE_DAGSTER_POSTGRES_URL", "postgresql://dagster:pw@127.0.0.1/dagster")
-    text = instance_yaml(tmp_path)
-    assert "postgres_url:\n      env: TUNELAKE_DAGSTER_POSTGRES_URL" in text and "pw" not in text
+def test_instance_storage_is_postgres_by_configuration(tmp_path):
+    assert "sqlite" in instance_yaml(tmp_path, postgres=False)
+    text = instance_yaml(tmp_path, postgres=True)
+    assert "postgres_url:\n      env: TUNELAKE_DAGSTER_POSTGRES_URL" in text
+
+
+def test_loading_the_definitions_warns_of_nothing_expected():
+    """Partitioned asset checks are a preview feature used on purpose: loading the code
+    location (what every code server, run and step does) logs no PreviewWarning."""
+    loaded = subprocess.run(
+        [sys.executable, "-W", "default", "-c", "import tunelake.orchestration.definitions"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in os.environ.items() if k != "PYTHONWARNINGS"},
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    assert "PreviewWarning" not in loaded.stderr

@@ -47,6 +47,14 @@ EngineOpt = Annotated[
     str | None,
     typer.Option("--engine", help="Similarity engine: numpy (in process) or spark [default numpy]"),
 ]
+SparkMasterOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--spark-master",
+        help="Spark master URL of the spark engine, e.g. spark://host:7077 "
+        "[env TUNELAKE_SPARK_MASTER; default: spark-defaults.conf, else local[*]]",
+    ),
+]
 DelimiterOpt = Annotated[
     str | None,
     typer.Option(

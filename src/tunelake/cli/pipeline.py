@@ -22,6 +22,7 @@ from tunelake.cli.common import (
     MapOpt,
     ProfileOpt,
     SourceOpt,
+    SparkMasterOpt,
     err,
     errors,
     fail,
@@ -141,6 +142,7 @@ def run(
     ] = None,
     catalog_profile: Annotated[str | None, typer.Option(help="extended or development")] = None,
     engine: EngineOpt = None,
+    spark_master: SparkMasterOpt = None,
 ) -> None:
     """The main job: discover → extract → validate → load → transform → publish for one dt."""
     settings = settings_for(
@@ -150,6 +152,7 @@ def run(
         catalog_artists=catalog_artists,
         catalog_profile=catalog_profile,
         similarity_engine=engine,
+        spark_master=spark_master,
     )
     _run_now(use_cases.run, settings, dt, _queries(artist, seeds, settings), mapping, delimiter)
 

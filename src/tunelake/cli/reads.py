@@ -11,7 +11,17 @@ from rich.markup import escape
 from rich.table import Table
 
 from tunelake import app as use_cases
-from tunelake.cli.common import Home, ProfileOpt, err, errors, fail, out, settings_for, steps_table
+from tunelake.cli.common import (
+    Home,
+    ProfileOpt,
+    SparkMasterOpt,
+    err,
+    errors,
+    fail,
+    out,
+    settings_for,
+    steps_table,
+)
 from tunelake.errors import EX_USAGE, InputError
 
 
@@ -93,6 +103,7 @@ def sql(
     home: Home = None,
     profile: ProfileOpt = None,
     engine: Annotated[str, typer.Option("--engine", help="duckdb or spark")] = "duckdb",
+    spark_master: SparkMasterOpt = None,
 ) -> None:
     """Read-only SQL over the lake (DuckDB): a view per dataset with dt as a column, and
     quarantine_<dataset> for the rejected rows. Only SELECT (and EXPLAIN SELECT) runs: no
@@ -102,7 +113,7 @@ def sql(
         raise fail("--format must be table, csv or json", EX_USAGE)
     if (query is None) == (file is None):
         raise fail("give the SQL as an argument or with --file, not both", EX_USAGE)
-    settings = settings_for(home, profile, reads_only=True)
+    settings = settings_for(home, profile, reads_only=True, spark_master=spark_master)
     with errors():
         text = query if query is not None else _read_text(file)  # type: ignore[arg-type]
         result = use_cases.sql(settings, text, as_of=as_of, engine=engine)

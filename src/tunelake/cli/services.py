@@ -10,7 +10,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from tunelake import app as use_cases
-from tunelake.cli.common import Home, ProfileOpt, errors, out, settings_for
+from tunelake.cli.common import (
+    EngineOpt,
+    Home,
+    ProfileOpt,
+    SparkMasterOpt,
+    errors,
+    out,
+    settings_for,
+)
 
 app = typer.Typer(
     help="Local servers the machine does not start itself (SeaweedFS for S3, dynalite for DynamoDB).",
@@ -62,9 +70,15 @@ def services_status_cmd(home: Home = None, profile: ProfileOpt = None) -> None:
         _services_table(services_status(settings.home))
 
 
-def doctor(home: Home = None, profile: ProfileOpt = None) -> None:
-    """Check every backend of the active profile: what is reachable, what is not, and the fix."""
-    settings = settings_for(home, profile)
+def doctor(
+    home: Home = None,
+    profile: ProfileOpt = None,
+    engine: EngineOpt = None,
+    spark_master: SparkMasterOpt = None,
+) -> None:
+    """Check every backend of the active profile: what is reachable, what is not, and the fix;
+    with the spark engine, also java, pyspark, the master and its executors."""
+    settings = settings_for(home, profile, similarity_engine=engine, spark_master=spark_master)
     checks = use_cases.doctor(settings)
     out.print(f"profile [bold]{settings.profile}[/]", highlight=False)
     for c in checks:

@@ -57,6 +57,7 @@ from pyspark.sql.types import StructType
 
 from tunelake.datasets import RELATED_ARTISTS, Dataset
 from tunelake.datasets import artist_vectors as artist_vectors_dataset
+from tunelake.engines import spark_cluster
 from tunelake.engines.similarity import ExactIndex, check_k
 from tunelake.engines.vectors import vector_matrix
 from tunelake.errors import ConfigError, InputError
@@ -96,6 +97,9 @@ def session(master: str | None = None, conf: Mapping[str, str] | None = None) ->
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
+    if spark_cluster.is_cluster(spark.sparkContext.master):
+        # executors in other processes (other machines): tunelake's code goes with the job
+        spark_cluster.prepare(spark)
     if not spark.sparkContext.getConf().contains("spark.sql.shuffle.partitions"):
         # Spark's default, 200, makes hundreds of tiny tasks on a few cores (8x slower on a
         # two-core machine at 1,000 artists); two tasks per core keeps them all busy.
@@ -111,7 +115,9 @@ def spark_path(url: str) -> str:
 
 def check_storage(spark: SparkSession, lake_url: str) -> None:
     """Raise ConfigError, naming the fix, when Spark has no connector for the lake's storage
-    (PyPI's pyspark ships no S3 connector: Spark would fail later, deep in a Java trace)."""
+    (PyPI's pyspark ships no S3 connector: Spark would fail later, deep in a Java trace),
+    or when the lake is on this machine's disk and the executors on others."""
+    spark_cluster.check_lake_reach(spark.sparkContext.master, lake_url)
     if not lake_url.startswith("s3://"):
         return
     jvm = spark.sparkContext._jvm

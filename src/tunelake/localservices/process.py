@@ -106,6 +106,26 @@ def terminate(pid: int, timeout: float) -> None:
     raise ServiceError(f"process {pid} still runs {timeout:g} s after SIGKILL")
 
 
+def terminate_group(pgid: int, timeout: float, *, kill: bool = False) -> None:
+    """Terminate every process of group pgid (a server started `detached` leads its own):
+    SIGTERM, then SIGKILL after `timeout` seconds (at once with kill=True); returns when the
+    leader is gone. What the leader started (a Spark worker's executors) goes with it."""
+    waits = (
+        [(signal.SIGKILL, 10.0)] if kill else [(signal.SIGTERM, timeout), (signal.SIGKILL, 10.0)]
+    )
+    for sig, wait in waits:
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, sig)
+        deadline = time.monotonic() + wait
+        while alive(pgid):
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
+        else:
+            return
+    raise ServiceError(f"process group {pgid} still runs {timeout:g} s after SIGKILL")
+
+
 def tail(text: str, lines: int = LOG_TAIL_LINES) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
@@ -193,13 +213,15 @@ class ServerDir:
         ready: Callable[[], object],
         retry_on: tuple[type[Exception], ...],
         timeout: float,
+        env: dict[str, str] | None = None,
         **state: Any,
     ) -> subprocess.Popen[bytes]:
         """Launch `command` from this directory, its output appended to the log, and call
         `ready` until it stops raising `retry_on`; then record the state (pid, command,
         endpoint_url and `state`). A server that fails to become ready is stopped.
 
-        detached=True starts it in its own session so it outlives this process."""
+        detached=True starts it in its own session so it outlives this process; env: its
+        environment (None: this process's)."""
         self.path.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             process = subprocess.Popen(
@@ -209,6 +231,7 @@ class ServerDir:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=detached,
+                env=env,
             )
         try:
             self._wait_ready(process, endpoint_url, ready, retry_on, timeout)

@@ -14,6 +14,7 @@ The partition checks are blocking: a failure stops that partition's downstream a
 run, and the automation waits for them to pass before starting downstream runs.
 """
 
+import warnings
 from collections import Counter
 from datetime import UTC, datetime, time
 
@@ -34,6 +35,15 @@ from tunelake.validate import (
     validate,
 )
 from tunelake.validate import contract as contract_of
+
+# Partitioned asset checks are a Dagster preview feature, used on purpose (a check per dt):
+# without this, every process that loads the definitions (the code servers, each run and
+# step) logs the same PreviewWarning once per check, 50 lines in a day's daemon log.
+warnings.filterwarnings(
+    "ignore",
+    message="Specifying a partitions_def on an AssetCheckSpec",
+    category=dg.PreviewWarning,
+)
 
 
 def _missing(dataset: str, dt: object) -> dg.AssetCheckResult:

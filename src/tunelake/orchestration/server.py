@@ -1,9 +1,10 @@
 """`tunelake orchestrate`: the Dagster webserver and daemon on loopback, in the foreground.
 
 The Dagster instance (runs, schedules, sensors, event log) lives in `<home>/dagster/`
-(DAGSTER_HOME): SQLite by default, PostgreSQL when `TUNELAKE_DAGSTER_POSTGRES_URL` is set
-(the services profile). The URL stays in the environment: dagster.yaml names the variable,
-so no password is written to disk. Both servers get tunelake's data directory and profile
+(DAGSTER_HOME): SQLite by default, PostgreSQL when the `dagster_postgres_url` setting is set
+(a profile key, as the services profile does, or `TUNELAKE_DAGSTER_POSTGRES_URL`). The URL
+goes to the servers in their environment: dagster.yaml names the variable, so no password
+is written to disk. Both servers get tunelake's data directory and profile
 through the environment, which is how `TunelakeResource` and `Automation` read them.
 
 Stopping (Ctrl-C or SIGTERM) terminates both servers and every process they started (the
@@ -25,7 +26,7 @@ from types import FrameType
 import httpx
 import psutil
 
-from tunelake.config import Settings
+from tunelake.config import CONFIG_FILE_ENV, Settings, config_file
 from tunelake.errors import UserError
 from tunelake.orchestration.resources import automation
 
@@ -40,9 +41,9 @@ class OrchestrateError(UserError):
     """The webserver or the daemon would not start or stopped on its own."""
 
 
-def instance_yaml(dagster_home: Path) -> str:
-    """dagster.yaml: PostgreSQL storage when its URL is in the environment, else SQLite."""
-    if os.environ.get(POSTGRES_ENV):
+def instance_yaml(dagster_home: Path, postgres: bool) -> str:
+    """dagster.yaml: PostgreSQL storage (its URL read from POSTGRES_ENV), else SQLite."""
+    if postgres:
         storage = f"storage:\n  postgres:\n    postgres_url:\n      env: {POSTGRES_ENV}\n"
     else:
         storage = f"storage:\n  sqlite:\n    base_dir: {dagster_home / 'storage'}\n"
@@ -109,7 +110,10 @@ def orchestrate(settings: Settings, port: int, on_ready: Callable[[str], None]) 
     home = settings.home.resolve()
     dagster_home = home / "dagster"
     dagster_home.mkdir(parents=True, exist_ok=True)
-    (dagster_home / "dagster.yaml").write_text(instance_yaml(dagster_home), encoding="utf-8")
+    postgres = settings.dagster_postgres_url
+    (dagster_home / "dagster.yaml").write_text(
+        instance_yaml(dagster_home, postgres is not None), encoding="utf-8"
+    )
     port = port or _free_port()
     url = f"http://{HOST}:{port}"
     env = {
@@ -119,6 +123,12 @@ def orchestrate(settings: Settings, port: int, on_ready: Callable[[str], None]) 
         "TUNELAKE_PROFILE": settings.profile,
         "TUNELAKE_WEBSERVER_URL": url,
     }
+    if postgres is not None:
+        env[POSTGRES_ENV] = postgres.get_secret_value()
+    profiles = config_file()
+    if profiles is not None:
+        # the servers run in <home>: the tunelake.toml found here would not be found there
+        env[CONFIG_FILE_ENV] = str(profiles)
     commands = {
         "webserver": [sys.executable, "-m", "dagster_webserver", "-h", HOST, "-p", str(port)],
         "daemon": [sys.executable, "-m", "dagster._daemon", "run"],
