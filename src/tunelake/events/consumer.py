@@ -222,17 +222,19 @@ class Consumer:
                 },
                 schema=QUARANTINE_SCHEMA,
             )
-            tables.commit(
+            committed = tables.commit(
                 self.lake, QUARANTINE_PLAYS, rows, stream, self._quarantine_position, last
             )
             self._quarantine_position = last
+            tables.trim_history(committed)
         keep = self._seen.fresh(parsed.keys, parsed.micros)
         plays = parsed.plays.take(keep)
         plays = plays.append_column(
             RECEIVED_AT, pa.repeat(pa.scalar(received, RECEIVED_AT.type), plays.num_rows)
         )
-        tables.commit(self.lake, PLAYS, plays, stream, self._position, last)
+        committed = tables.commit(self.lake, PLAYS, plays, stream, self._position, last)
         self._position = last
+        tables.trim_history(committed)
         good = parsed.plays.num_rows
         self.stats.events += good + len(parsed.rejected)
         self.stats.rows += plays.num_rows

@@ -56,7 +56,10 @@ class SeenIds:
             at = at[np.sort(first)]  # first of each key within the batch
             new = ~_contains(seen, keyed[at])
             keep[at[new]] = True
-            self._seen[day] = np.union1d(seen, keyed[at[new]])
+            added = np.sort(keyed[at[new]])
+            # A merge into the sorted keys (one copy), not a union (a sort of all: quadratic
+            # over a day of batches).
+            self._seen[day] = np.insert(seen, np.searchsorted(seen, added), added)
         return np.flatnonzero(keep)
 
 
