@@ -30,6 +30,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -149,8 +150,16 @@ class Consumer:
         return self.stats
 
     async def _run(self) -> None:
+        # One worker thread decodes and commits: a pool would spread batches over several
+        # threads, each keeping its own allocator arenas (the consumer's RSS grew by a batch's
+        # working set per thread).
+        with ThreadPoolExecutor(1, thread_name_prefix="plays-commit") as worker:
+            await self._loop(worker)
+
+    async def _loop(self, worker: ThreadPoolExecutor) -> None:
+        loop = asyncio.get_running_loop()
         read_after = self._position
-        committing: asyncio.Task[None] | None = None
+        committing: asyncio.Future[None] | None = None
         last_message = time.monotonic()
         if self._on_ready is not None:
             self._on_ready(read_after)
@@ -161,7 +170,7 @@ class Consumer:
                 read_after = batch[-1][0]
                 if committing is not None:
                     await committing  # one batch commits while the next one is read
-                committing = asyncio.create_task(asyncio.to_thread(self._ingest, batch, read_after))
+                committing = loop.run_in_executor(worker, self._ingest, batch, read_after)
             elif (
                 self.limits.until_idle is not None
                 and time.monotonic() - last_message >= self.limits.until_idle
