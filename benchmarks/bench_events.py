@@ -47,6 +47,7 @@ from tunelake.events.broker import Broker, open_broker
 from tunelake.events.simulator import Faults, Produced, Simulator
 from tunelake.localservices.nats import start_nats
 from tunelake.pipeline.resources import lake_of
+from tunelake.storage.lake import IcebergLake
 
 PER_MESSAGE = 100
 """Events a message (the producer's default, TUNELAKE_EVENTS_PER_MESSAGE)."""
@@ -147,9 +148,9 @@ def start_consumer(home: Path, url: str, stream: str) -> tuple[subprocess.Popen[
     return process, time.perf_counter()
 
 
-def position(settings: Settings) -> int:
-    table = lake_of(settings).load("plays")
-    return 0 if table is None else tables.position(table, settings.events_stream)
+def position(lake: IcebergLake, stream: str) -> int:
+    table = lake.load("plays")
+    return 0 if table is None else tables.position(table, stream)
 
 
 def drain(home: Path, url: str, stream: str, last: int) -> ConsumerRun:
@@ -172,10 +173,11 @@ def drain(home: Path, url: str, stream: str, last: int) -> ConsumerRun:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    while position(settings) < last:
+    lake = lake_of(settings)
+    while position(lake, stream) < last:
         if process.poll() is not None:
             raise SystemExit(f"the consumer stopped early: {process.stdout.read()}")  # type: ignore[union-attr]
-        time.sleep(0.1)
+        time.sleep(0.2)
     done_at = time.perf_counter()
     output, _ = process.communicate(timeout=120)
     stop.set()
@@ -211,7 +213,7 @@ def freshness(url: str, rate: float, seconds: float, sample_every: int) -> list[
                         seen.setdefault(event_id, now)
                 elif finished.is_set():
                     return
-                time.sleep(0.05)
+                time.sleep(0.1)
 
         poller = threading.Thread(target=poll, daemon=True)
         poller.start()
