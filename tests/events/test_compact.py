@@ -82,3 +82,21 @@ def test_only_closed_days_with_several_files_are_chosen(lake: IcebergLake) -> No
     assert compaction.closed_days(lake, DAY + timedelta(days=1, hours=1), timedelta(hours=1)) == [
         DAY.date()
     ]
+
+
+def test_the_consumer_trims_the_history_and_keeps_every_row_and_the_position(
+    lake: IcebergLake,
+) -> None:
+    """Each commit copies the metadata, snapshots and all: the consumer keeps their number
+    bounded (SNAPSHOTS_KEPT), without losing a row or its position."""
+    kept = tables.SNAPSHOTS_KEPT
+    counts = []
+    for batch in range(4, 3 * kept + 8):
+        table = tables.commit(lake, PLAYS, _rows(batch * 10, 10), "s", batch, batch + 1)
+        tables.trim_history(table)
+        counts.append(len(tables.plays_table(lake).snapshots()))
+    assert max(counts) <= 3 * kept
+    assert min(counts[3 * kept - 4 :]) == kept  # trimmed once past 3x
+    table = tables.plays_table(lake)
+    assert tables.position(table, "s") == 3 * kept + 8
+    assert table.scan().to_arrow().num_rows == (3 * kept + 8) * 10

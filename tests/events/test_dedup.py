@@ -23,12 +23,12 @@ def test_duplicates_are_dropped_within_a_batch_across_batches_and_against_the_la
     seen = SeenIds(load, days=1)
     micros = (day - date(1970, 1, 1)).days * MICROS_A_DAY
     keys = [event_key(_id(n)) for n in (1, 2, 2, 3)]
-    assert seen.fresh(keys, [micros] * 4) == [1, 3]  # 1 in the lake, the second 2 repeated
-    assert seen.fresh([event_key(_id(3)), event_key(_id(4))], [micros] * 2) == [1]
+    assert seen.fresh(keys, [micros] * 4).tolist() == [1, 3]  # 1 in the lake, the second 2 repeated
+    assert seen.fresh([event_key(_id(3)), event_key(_id(4))], [micros] * 2).tolist() == [1]
     assert loaded == [day]  # loaded once
     # another day evicts this one (days=1); coming back reloads it from the lake
-    assert seen.fresh([event_key(_id(3))], [micros + MICROS_A_DAY]) == [0]
-    assert seen.fresh([event_key(_id(1))], [micros]) == []
+    assert seen.fresh([event_key(_id(3))], [micros + MICROS_A_DAY]).tolist() == [0]
+    assert seen.fresh([event_key(_id(1))], [micros]).tolist() == []
     assert loaded == [day, date(2026, 12, 2), day]
 
 

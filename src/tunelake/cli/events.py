@@ -50,8 +50,17 @@ def consume(
 ) -> None:
     """Commit the stream's events to the Iceberg table plays, exactly once (Ctrl-C stops)."""
     settings = settings_for(home, profile)
+
+    def ready(position: int) -> None:
+        # One line as soon as it reads: a caller (a benchmark, a supervisor) waits for it.
+        out.print(
+            f"consuming stream {settings.events_stream} after position {position} (Ctrl-C stops)",
+            highlight=False,
+        )
+        out.file.flush()
+
     with errors():
-        done = use_cases.events_consume(settings, until_idle=until_idle)
+        done = use_cases.events_consume(settings, until_idle=until_idle, on_ready=ready)
     out.print(
         f"committed {done.rows} plays in {done.commits} commits from {done.messages} messages "
         f"({done.events} events): {done.duplicates} duplicates dropped, {done.quarantined} "

@@ -7,9 +7,14 @@ came next) were either committed — at or below the position, never read again 
 are read again. Rejects go to `quarantine_plays` first, with its own position, so a replayed
 message's rejects are not quarantined twice. Duplicate event ids are dropped (dedup.py).
 
-Memory is bounded by the batch size: one batch is read while the previous one commits, and
-nothing else is held. SIGINT/SIGTERM stop reading; the batch in hand is committed, then the
-consumer returns.
+Throughput: a batch is decoded column-wise (validate.py) and committed in a worker thread
+while the event loop reads the next one, so reading, decoding and the Iceberg commit overlap.
+A micro-batch closes at batch_events events, at MAX_BATCH_BYTES, or after batch_seconds (the
+commit interval, TUNELAKE_EVENTS_BATCH_SECONDS: what bounds freshness at a low rate).
+
+Memory is bounded by the batch size whatever the backlog: one batch is read while the previous
+one commits, and nothing else is held. SIGINT/SIGTERM stop reading; the batch in hand is
+committed, then the consumer returns.
 
 One consumer per stream and table: a second is refused at once on the same machine (a lock
 file), and fenced by the position anywhere else (its commit finds the position moved). One is
@@ -24,7 +29,8 @@ import fcntl
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -38,7 +44,7 @@ from tunelake.events import table as tables
 from tunelake.events.broker import Broker
 from tunelake.events.dedup import SeenIds
 from tunelake.events.schema import PLAYS, QUARANTINE_PLAYS, QUARANTINE_SCHEMA, RECEIVED_AT
-from tunelake.events.validate import Parsed, parse
+from tunelake.events.validate import parse
 from tunelake.storage.lake import IcebergLake
 
 
@@ -66,7 +72,12 @@ class Limits:
     dedup_days: int
     until_idle: float | None = None
     """Return after this many seconds without a message (None: run until stopped)."""
-    messages_per_read: int = 64
+    messages_per_read: int = 256
+
+
+MAX_BATCH_BYTES = 32 << 20
+"""A micro-batch also closes at this many bytes of messages: with two batches in flight (one
+read, one committed) and their decoded columns, the consumer holds a few times this."""
 
 
 @contextmanager
@@ -95,7 +106,15 @@ def single_consumer(lock_dir: Path, stream: str) -> Iterator[None]:
 
 
 class Consumer:
-    def __init__(self, lake: IcebergLake, broker: Broker, limits: Limits) -> None:
+    def __init__(
+        self,
+        lake: IcebergLake,
+        broker: Broker,
+        limits: Limits,
+        on_ready: Callable[[int], None] | None = None,
+    ) -> None:
+        """on_ready(position): called once the consumer reads, with the position it resumes
+        after (a caller that publishes for a measurement waits for it)."""
         self.lake = lake
         self.broker = broker
         self.limits = limits
@@ -106,11 +125,14 @@ class Consumer:
         self._quarantine_position = tables.position(tables.quarantine_table(lake), broker.stream)
         self.stats.position = self._position
         self._seen = SeenIds(self._day_ids, limits.dedup_days)
+        self._on_ready = on_ready
+        self._per_message = (1, 1 << 20)
+        """(events, bytes) of the last message read; at first as large as NATS allows."""
 
-    def _day_ids(self, day: date) -> list[str]:
+    def _day_ids(self, day: date) -> pa.ChunkedArray:
         start = datetime(day.year, day.month, day.day, tzinfo=UTC)
         got = tables.read_plays(self.lake, start, start + timedelta(days=1), ["event_id"])
-        return got.column("event_id").to_pylist()
+        return got.column("event_id")
 
     def stop(self) -> None:
         """Finish the batch in hand, commit it, and return."""
@@ -128,20 +150,27 @@ class Consumer:
         return self.stats
 
     async def _run(self) -> None:
+        # One worker thread decodes and commits: a pool would spread batches over several
+        # threads, each keeping its own allocator arenas (the consumer's RSS grew by a batch's
+        # working set per thread).
+        with ThreadPoolExecutor(1, thread_name_prefix="plays-commit") as worker:
+            await self._loop(worker)
+
+    async def _loop(self, worker: ThreadPoolExecutor) -> None:
+        loop = asyncio.get_running_loop()
         read_after = self._position
-        committing: asyncio.Task[None] | None = None
+        committing: asyncio.Future[None] | None = None
         last_message = time.monotonic()
+        if self._on_ready is not None:
+            self._on_ready(read_after)
         while not self._stop.is_set():
             batch = await self._batch(read_after)
             if batch:
                 last_message = time.monotonic()
                 read_after = batch[-1][0]
-                parsed = self._parsed(batch)
                 if committing is not None:
                     await committing  # one batch commits while the next one is read
-                committing = asyncio.create_task(
-                    asyncio.to_thread(self._commit, parsed, read_after)
-                )
+                committing = loop.run_in_executor(worker, self._ingest, batch, read_after)
             elif (
                 self.limits.until_idle is not None
                 and time.monotonic() - last_message >= self.limits.until_idle
@@ -151,33 +180,45 @@ class Consumer:
             await committing
 
     async def _batch(self, after: int) -> list[tuple[int, bytes]]:
-        """Messages after `after` until batch_events events or batch_seconds have passed."""
+        """Messages after `after` until batch_events events, MAX_BATCH_BYTES, or batch_seconds
+        have passed."""
         deadline = time.monotonic() + self.limits.batch_seconds
         got: list[tuple[int, bytes]] = []
-        events = 0
-        while events < self.limits.batch_events and not self._stop.is_set():
+        events = size = 0
+        while (
+            events < self.limits.batch_events and size < MAX_BATCH_BYTES and not self._stop.is_set()
+        ):
             wait = deadline - time.monotonic()
             if wait <= 0:
                 break
-            read = await self.broker.read(after, self.limits.messages_per_read, min(wait, 0.5))
+            want = self._messages_wanted(self.limits.batch_events - events, MAX_BATCH_BYTES - size)
+            read = await self.broker.read(after, want, min(wait, 0.5))
             for message in read:
                 got.append((message.position, message.data))
-                events += message.data.count(b"\n") + 1
+                lines = message.data.count(b"\n") + 1
+                events += lines
+                size += len(message.data)
+                self._per_message = (lines, len(message.data))
             if read:
                 after = read[-1].position
         return got
 
-    def _parsed(self, batch: list[tuple[int, bytes]]) -> Parsed:
-        parsed = Parsed()
-        for position, data in batch:
-            if position <= self._position:
-                self.stats.skipped_messages += 1
-                continue
-            parse(position, data, parsed)
-        self.stats.messages += len(batch)
-        return parsed
+    def _messages_wanted(self, events: int, size: int) -> int:
+        """How many messages to fetch to fill `events` events and `size` bytes (sized by the
+        last message seen; messages of one producer are alike): a fetch overshoots a batch by
+        one message at most, so the batch limits hold whatever the message size."""
+        lines, length = self._per_message
+        fits = min(-(-events // max(lines, 1)), -(-size // max(length, 1)))
+        return max(1, min(self.limits.messages_per_read, fits))
 
-    def _commit(self, parsed: Parsed, last: int) -> None:
+    def _ingest(self, batch: list[tuple[int, bytes]], last: int) -> None:
+        """Decode, check, de-duplicate and commit a batch (in a worker thread)."""
+        fresh = [m for m in batch if m[0] > self._position]
+        self.stats.skipped_messages += len(batch) - len(fresh)
+        self.stats.messages += len(batch)
+        if not fresh:  # all committed before a crash: nothing to write, no position to move
+            return
+        parsed = parse(fresh)
         received = datetime.now(UTC)
         stream = self.broker.stream
         rejected = [r for r in parsed.rejected if r[0] > self._quarantine_position]
@@ -190,21 +231,23 @@ class Consumer:
                 },
                 schema=QUARANTINE_SCHEMA,
             )
-            tables.commit(
+            committed = tables.commit(
                 self.lake, QUARANTINE_PLAYS, rows, stream, self._quarantine_position, last
             )
             self._quarantine_position = last
-        keep = self._seen.fresh(parsed.keys, parsed.columns["ts"])  # type: ignore[arg-type]
-        plays = parsed.table(keep)
+            tables.trim_history(committed)
+        keep = self._seen.fresh(parsed.keys, parsed.micros)
+        plays = parsed.plays.take(keep)
         plays = plays.append_column(
             RECEIVED_AT, pa.repeat(pa.scalar(received, RECEIVED_AT.type), plays.num_rows)
         )
-        tables.commit(self.lake, PLAYS, plays, stream, self._position, last)
+        committed = tables.commit(self.lake, PLAYS, plays, stream, self._position, last)
         self._position = last
-        events = len(parsed.keys) + len(parsed.rejected)
-        self.stats.events += events
+        tables.trim_history(committed)
+        good = parsed.plays.num_rows
+        self.stats.events += good + len(parsed.rejected)
         self.stats.rows += plays.num_rows
-        self.stats.duplicates += len(parsed.keys) - len(keep)
+        self.stats.duplicates += good - len(keep)
         self.stats.quarantined += len(rejected)
         self.stats.commits += 1
         self.stats.position = last

@@ -11,18 +11,21 @@ dropped earlier loads it again.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date
 
 import numpy as np
+import pyarrow as pa
 
-from tunelake.events.validate import event_key
+from tunelake.events.validate import event_keys
 
 MICROS_A_DAY = 86_400_000_000
 
 
 class SeenIds:
-    def __init__(self, load: Callable[[date], list[str]], days: int) -> None:
+    def __init__(
+        self, load: Callable[[date], pa.Array | pa.ChunkedArray | Sequence[str]], days: int
+    ) -> None:
         """load(day): the event ids `plays` holds for that event-time day."""
         self._load = load
         self._days = days
@@ -33,16 +36,18 @@ class SeenIds:
             self._seen.move_to_end(day)
         else:
             ids = self._load(date.fromordinal(date(1970, 1, 1).toordinal() + day))
-            self._seen[day] = np.unique(np.array([event_key(i) for i in ids], dtype=np.uint64))
+            self._seen[day] = np.unique(event_keys(ids))
             while len(self._seen) > self._days:
                 self._seen.popitem(last=False)
         return self._seen[day]
 
-    def fresh(self, keys: list[int], micros: list[int]) -> list[int]:
+    def fresh(
+        self, keys: np.ndarray | Sequence[int], micros: np.ndarray | Sequence[int]
+    ) -> np.ndarray:
         """Indexes of the events to keep: the first of each key not seen before (in the lake
         or earlier in this batch); the kept keys count as seen from now on."""
-        keyed = np.array(keys, dtype=np.uint64)
-        days = np.array(micros, dtype=np.int64) // MICROS_A_DAY
+        keyed = np.asarray(keys, dtype=np.uint64)
+        days = np.asarray(micros, dtype=np.int64) // MICROS_A_DAY
         keep = np.zeros(len(keyed), dtype=bool)
         for day in np.unique(days).tolist():
             at = np.flatnonzero(days == day)
@@ -51,8 +56,11 @@ class SeenIds:
             at = at[np.sort(first)]  # first of each key within the batch
             new = ~_contains(seen, keyed[at])
             keep[at[new]] = True
-            self._seen[day] = np.union1d(seen, keyed[at[new]])
-        return np.flatnonzero(keep).tolist()
+            added = np.sort(keyed[at[new]])
+            # A merge into the sorted keys (one copy), not a union (a sort of all: quadratic
+            # over a day of batches).
+            self._seen[day] = np.insert(seen, np.searchsorted(seen, added), added)
+        return np.flatnonzero(keep)
 
 
 def _contains(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:

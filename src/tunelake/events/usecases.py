@@ -105,9 +105,14 @@ def produce(
     return _with_broker(settings, publish)
 
 
-def consume(settings: Settings, *, until_idle: float | None = None) -> Consumed:
+def consume(
+    settings: Settings,
+    *,
+    until_idle: float | None = None,
+    on_ready: Callable[[int], None] | None = None,
+) -> Consumed:
     """Stream → `plays` until stopped (SIGINT/SIGTERM), or until no message came for
-    until_idle seconds."""
+    until_idle seconds. on_ready(position) is called once it reads (resuming after position)."""
     if until_idle is not None and until_idle < 0:
         raise InputError("--until-idle must be 0 seconds or more")
     lake = lake_of(settings)
@@ -118,7 +123,7 @@ def consume(settings: Settings, *, until_idle: float | None = None) -> Consumed:
         until_idle=until_idle,
     )
     with single_consumer(events_dir(settings), settings.events_stream):
-        return _with_broker(settings, lambda broker: Consumer(lake, broker, limits).run())
+        return _with_broker(settings, lambda broker: Consumer(lake, broker, limits, on_ready).run())
 
 
 def compact(settings: Settings, *, day: date | None = None) -> list[Compacted]:
