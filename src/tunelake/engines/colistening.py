@@ -1,11 +1,11 @@
-"""Artist–artist similarity from co-listening: who plays A also plays B.
+"""Artist-artist similarity from co-listening: who plays A also plays B.
 
-The plays make a users × artists matrix of play counts (scipy CSR). Raw counts would let a
+The plays make a users x artists matrix of play counts (scipy CSR). Raw counts would let a
 few heavy listeners and the most popular artists decide everything, so each count is
 weighted with BM25 (users are the documents, artists the terms):
 
-    w(u, a) = c · (K1 + 1) / (c + K1 · (1 − B + B · len(u) / avg_len)) · idf(a)
-    idf(a)  = log(1 + (N − df(a) + 0.5) / (df(a) + 0.5))          (Lucene's, never negative)
+    w(u, a) = c · (K1 + 1) / (c + K1 · (1 - B + B · len(u) / avg_len)) · idf(a)
+    idf(a)  = log(1 + (N - df(a) + 0.5) / (df(a) + 0.5))          (Lucene's, never negative)
 
 with c the user's plays of the artist, len(u) the user's plays in all, N the users and df(a)
 the artist's listeners: a count saturates (the 500th play of an artist says little more than
@@ -55,7 +55,7 @@ class UserArtists:
 
     @classmethod
     def from_pairs(cls, user_ids: Ids, artist_ids: Ids, counts: object = None) -> UserArtists:
-        """From parallel columns (one row per play, or per user–artist pair with `counts`;
+        """From parallel columns (one row per play, or per user-artist pair with `counts`;
         repeated pairs add up). Ids are strings; counts positive numbers."""
         users = id_array(user_ids, len(user_ids))
         artists = id_array(artist_ids, len(users))
@@ -64,7 +64,7 @@ class UserArtists:
         else:
             values = np.asarray(counts, np.float64)
             if values.shape != (len(users),):
-                raise ValueError(f"got {values.size} counts for {len(users)} user–artist pairs")
+                raise ValueError(f"got {values.size} counts for {len(users)} user-artist pairs")
             if not np.isfinite(values).all() or (values <= 0).any():
                 raise ValueError("counts must be positive finite numbers")
         user_dict, user_index = _encode(users)
@@ -98,7 +98,7 @@ class ScoredNeighbours:
     """float64, N x k."""
 
     def to_table(self, ids: Ids) -> pa.Table:
-        """`RELATED_ARTISTS` rows (distance = 1 − score), in input order, rank 1..found."""
+        """`RELATED_ARTISTS` rows (distance = 1 - score), in input order, rank 1..found."""
         names = id_array(ids, len(self.index))
         rows, cols = np.nonzero(self.index >= 0)
         return pa.Table.from_arrays(
@@ -113,7 +113,7 @@ class ScoredNeighbours:
 
 
 def bm25(counts: sp.csr_matrix, k1: float = K1, b: float = B) -> sp.csr_matrix:
-    """The BM25 weights of a users × artists count matrix (see the module's note)."""
+    """The BM25 weights of a users x artists count matrix (see the module's note)."""
     counts = sp.csr_matrix(counts, dtype=np.float64)
     n_users = counts.shape[0]
     df = np.bincount(counts.indices, minlength=counts.shape[1]).astype(np.float64)
@@ -145,12 +145,12 @@ def top_k(plays: UserArtists, k: int = 10) -> ScoredNeighbours:
 
 
 def top_k_cosine(columns: sp.csc_matrix, ranks: np.ndarray, k: int) -> ScoredNeighbours:
-    """The exact top k of S = Xᵀ X for unit columns X (users × artists), in artist blocks."""
+    """The exact top k of S = Xᵀ X for unit columns X (users x artists), in artist blocks."""
     n = columns.shape[1]
     index = np.full((n, k), -1, np.int64)
     score = np.zeros((n, k), np.float64)
-    artists_by_user = columns.T.tocsr()  # artists × users
-    users = sp.csr_matrix(columns)  # users × artists
+    artists_by_user = columns.T.tocsr()  # artists x users
+    users = sp.csr_matrix(columns)  # users x artists
     for start, stop in _blocks(artists_by_user, users):
         product = (artists_by_user[start:stop] @ users).tocsr()
         _rank_rows(product, start, ranks, index[start:stop], score[start:stop])
@@ -216,7 +216,7 @@ def _partition_rows(
 
 
 def related_artists(plays: UserArtists, k: int = 10) -> pa.Table:
-    """`RELATED_ARTISTS` rows from co-listening (distance = 1 − cosine)."""
+    """`RELATED_ARTISTS` rows from co-listening (distance = 1 - cosine)."""
     return top_k(plays, k).to_table(plays.artist_ids)
 
 
