@@ -31,7 +31,8 @@ def weighted(plays: DataFrame, k1: float = K1, b: float = B) -> DataFrame:
     one row per pair, each artist's column L2-normalised."""
     users = plays.select("user_id").distinct().count()
     lengths = plays.groupBy("user_id").agg(F.sum("plays").alias("length"))
-    mean_length = lengths.agg(F.avg("length")).first()[0] or 1.0
+    mean = lengths.agg(F.avg("length")).first()
+    mean_length = (mean[0] if mean is not None else None) or 1.0
     listeners = plays.groupBy("artist_id").agg(F.count("*").alias("df"))
     idf = F.log1p((F.lit(users) - F.col("df") + 0.5) / (F.col("df") + 0.5))
     norm = (1.0 - b) + b * F.col("length") / F.lit(mean_length)
