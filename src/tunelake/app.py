@@ -49,6 +49,15 @@ from tunelake.pipeline.resources import (
     reading_warehouse,
 )
 from tunelake.pipeline.run import RunResult, StepProgress
+from tunelake.recommendations import (  # the recommendation use cases; re-exported here
+    METHODS as SIMILARITY_METHODS,
+)
+from tunelake.recommendations import (
+    evaluate,
+    evaluation_json,
+    similar_by,
+    user_recommendations,
+)
 from tunelake.storage.lake.housekeeping import TableInfo, Vacuumed
 from tunelake.storage.lake.legacy import Migrated, migrate
 from tunelake.storage.serving.port import ServingStore
@@ -57,6 +66,7 @@ from tunelake.storage.warehouse.port import Warehouse
 __all__ = [
     "MAX_PAGE_SIZE",
     "MAX_QUERY_LENGTH",
+    "SIMILARITY_METHODS",
     "ArtistPage",
     "ArtistProfile",
     "Check",
@@ -70,6 +80,8 @@ __all__ = [
     "artist_profile",
     "backfill",
     "doctor",
+    "evaluate",
+    "evaluation_json",
     "events_compact",
     "events_consume",
     "events_produce",
@@ -91,10 +103,12 @@ __all__ = [
     "run_quality",
     "search_artists",
     "similar",
+    "similar_by",
     "similar_to",
     "sql",
     "top_tracks",
     "trending_artists",
+    "user_recommendations",
     "write_play_counts",
 ]
 
