@@ -36,6 +36,8 @@ from tunelake.storage.serving.port import ServingStore
 
 Method = Literal["audio", "listening", "hybrid"]
 METHODS: tuple[Method, ...] = ("audio", "listening", "hybrid")
+Lists = dict[str, list[tuple[str, float, float]]]
+"""artist -> [(neighbour, score, distance), ...], best first."""
 
 
 # The offline evaluation ----------------------------------------------------------------------
@@ -158,7 +160,7 @@ def with_related_by(
     since = datetime.now(UTC) - timedelta(days=settings.recommend_days)
     plays = read_plays(lake, since, None, ["user_id", "artist_id"])
     plays = plays.filter(pc.is_in(plays["artist_id"], pa.array(ids, pa.string())))
-    lists: dict[str, dict[str, list[tuple[str, float]]]] = {"audio": _audio_lists(audio, vectors)}
+    lists: dict[str, Lists] = {"audio": _audio_lists(audio, vectors)}
     if plays.num_rows:
         lists.update(_listening_and_hybrid(settings, plays, ids, vectors, docs))
     chosen = method_of(settings, plays.num_rows > 0)
@@ -167,38 +169,41 @@ def with_related_by(
         related_by = {}
         for method, per_artist in lists.items():
             related_by[method] = [
-                _entry(rank, b, score, by_id[b])
-                for rank, (b, score) in enumerate(per_artist.get(doc["artist_id"], []), 1)
+                _entry(rank, b, score, distance, by_id[b])
+                for rank, (b, score, distance) in enumerate(per_artist.get(doc["artist_id"], []), 1)
             ]
         doc["related_by"] = related_by
         if chosen != "audio" and chosen in related_by:  # audio: the run's own list stays
             doc["related_artists"] = [
-                {
-                    **{k: e[k] for k in ("rank", "artist_id", "name", "image_url")},
-                    "distance": 1 - e["score"],
-                }
-                for e in related_by[chosen]
+                {k: v for k, v in e.items() if k != "score"} for e in related_by[chosen]
             ]
     return docs
 
 
-def _entry(rank: int, artist_id: str, score: float, doc: Mapping[str, Any]) -> dict[str, Any]:
+def _entry(
+    rank: int, artist_id: str, score: float, distance: float, doc: Mapping[str, Any]
+) -> dict[str, Any]:
+    """A related_by entry: a related_artists one (distance: Euclidean for audio, 1 - score
+    for the others) plus the score recommendations add up."""
     return {
         "rank": rank,
         "artist_id": artist_id,
         "name": doc["name"],
         "image_url": doc.get("image_url"),
+        "distance": float(distance),
         "score": round(float(score), 6),
     }
 
 
-def _audio_lists(related: pa.Table, vectors: pa.Table) -> dict[str, list[tuple[str, float]]]:
+def _audio_lists(related: pa.Table, vectors: pa.Table) -> Lists:
     """Audio neighbours with score 1 - d / sqrt(D), as the hybrid scores them."""
     width = len(vectors["vector"][0]) if vectors.num_rows else 1
-    lists: dict[str, list[tuple[str, float]]] = {}
+    lists: Lists = {}
     for row in related.sort_by([("artist_id", "ascending"), ("rank", "ascending")]).to_pylist():
         score = 1.0 - row["distance"] / math.sqrt(width)
-        lists.setdefault(row["artist_id"], []).append((row["related_artist_id"], score))
+        lists.setdefault(row["artist_id"], []).append(
+            (row["related_artist_id"], score, row["distance"])
+        )
     return lists
 
 
@@ -208,7 +213,7 @@ def _listening_and_hybrid(
     ids: list[str],
     vectors_table: pa.Table,
     docs: list[dict[str, Any]],
-) -> dict[str, dict[str, list[tuple[str, float]]]]:
+) -> dict[str, Lists]:
     matrix = UserArtists.from_plays(plays)
     # every document's artist has a column, played or not (cold start: audio + genres)
     played = matrix.artist_ids.to_pylist()
@@ -241,14 +246,21 @@ def _listening_and_hybrid(
     }
 
 
-def _lists(ids: list[str], near: ScoredNeighbours, k: int) -> dict[str, list[tuple[str, float]]]:
-    out: dict[str, list[tuple[str, float]]] = {}
+def _lists(ids: list[str], near: ScoredNeighbours, k: int) -> Lists:
+    out: Lists = {}
     for a, (row, scores) in enumerate(zip(near.index[:, :k], near.score[:, :k], strict=True)):
-        out[ids[a]] = [(ids[b], float(s)) for b, s in zip(row, scores, strict=True) if b >= 0]
+        out[ids[a]] = [
+            (ids[b], float(s), 1.0 - float(s)) for b, s in zip(row, scores, strict=True) if b >= 0
+        ]
     return out
 
 
 # A listener's recommendations ------------------------------------------------------------------
+
+
+class Because(BaseModel):
+    artist_id: str
+    name: str | None
 
 
 class RecommendedArtist(BaseModel):
@@ -259,8 +271,8 @@ class RecommendedArtist(BaseModel):
     image_url: str | None = None
     score: float
     """Sum over the user's artists of log(1 + plays) x similarity; 0: popularity fallback."""
-    because: list[str]
-    """The user's artists that led to it (ids), most similar first."""
+    because: list[Because]
+    """The user's artists that led to it, most similar first (at most 3)."""
 
 
 class UserRecommendations(BaseModel):
@@ -303,6 +315,7 @@ def user_recommendations(
         }
         found = recommend(history, ItemNeighbours.from_neighbour_lists(lists), popularity, k)
         named = serving.get_many([r.artist_id for r in found])
+        named.update({a: d for a, d in docs.items() if a not in named})
     return UserRecommendations(
         user_id=user_id,
         method=chosen,
@@ -315,7 +328,9 @@ def user_recommendations(
                 name=(named.get(r.artist_id) or {}).get("name"),
                 image_url=(named.get(r.artist_id) or {}).get("image_url"),
                 score=round(r.score, 6),
-                because=list(r.because),
+                because=[
+                    Because(artist_id=a, name=(named.get(a) or {}).get("name")) for a in r.because
+                ],
             )
             for i, r in enumerate(found, 1)
         ],

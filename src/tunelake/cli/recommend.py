@@ -85,5 +85,7 @@ def recommend(
         highlight=False,
     )
     for r in found.artists:
-        because = f"  (like {', '.join(r.because)})" if r.because else "  (popular)"
-        out.print(f"{r.rank:>3}  {escape(r.name or r.artist_id)}{because}", highlight=False)
+        names = [b.name or b.artist_id for b in r.because]
+        because = f"  (like {', '.join(names)})" if names else "  (popular)"
+        line = f"{r.rank:>3}  {r.name or r.artist_id}{because}"
+        out.print(escape(line), highlight=False, soft_wrap=True)
