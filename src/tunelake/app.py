@@ -55,6 +55,7 @@ from tunelake.recommendations import (  # the recommendation use cases; re-expor
 from tunelake.recommendations import (
     evaluate,
     evaluation_json,
+    hybrid_view,
     similar_by,
     user_recommendations,
 )
@@ -501,7 +502,7 @@ def artist_profile(
 ) -> ArtistProfile:
     from tunelake.engines.sql import SqlEngine
 
-    doc = artist(settings, artist_id, store=store)
+    doc = hybrid_view(artist(settings, artist_id, store=store))  # the dashboard shows the hybrid
     ids = [artist_id, *(r.artist_id for r in doc.related_artists)]
     vectors: dict[str, list[float]] = {}
     try:

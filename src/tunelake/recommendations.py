@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import scipy.sparse as sp
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 
 from tunelake.config import Settings
 from tunelake.engines import hybrid
@@ -29,6 +29,7 @@ from tunelake.engines.recommend import ItemNeighbours, recommend
 from tunelake.engines.vectors import vector_matrix
 from tunelake.errors import InputError, NotFound
 from tunelake.events.table import read_plays
+from tunelake.models import ArtistDocument, RelatedArtist
 from tunelake.pipeline.resources import reading_lake, reading_serving
 from tunelake.sources.user_artists import read_user_artists
 from tunelake.storage.lake.iceberg_lake import IcebergLake
@@ -36,6 +37,7 @@ from tunelake.storage.serving.port import ServingStore
 
 Method = Literal["audio", "listening", "hybrid"]
 METHODS: tuple[Method, ...] = ("audio", "listening", "hybrid")
+_RELATED = TypeAdapter(tuple[RelatedArtist, ...])
 Lists = dict[str, list[tuple[str, float, float]]]
 """artist -> [(neighbour, score, distance), ...], best first."""
 
@@ -381,3 +383,12 @@ def similar_by(
             {**r, "score": 1.0 / (1.0 + r["distance"])} for r in doc.get("related_artists") or ()
         ]
     return list(related_by[method])
+
+
+def hybrid_view(doc: ArtistDocument) -> ArtistDocument:
+    """The document with the hybrid neighbours as related_artists (what the chatbot and the
+    dashboard show, whatever the configured method), when it has them."""
+    hybrid = ((doc.model_extra or {}).get("related_by") or {}).get("hybrid")
+    if not hybrid:
+        return doc
+    return doc.model_copy(update={"related_artists": _RELATED.validate_python(hybrid)})

@@ -4,6 +4,7 @@ them (`/artists/{id}/similar?by=`, `/users/{id}/recommendations`), so does the C
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ from typer.testing import CliRunner
 
 from tests.plays_table import append_plays, plays
 from tests.service.conftest import DT, running, settings_of
+from tests.service.test_chat import ask, outputs, payload
 from tunelake import app as use_cases
 from tunelake.cli import app as cli_app
 from tunelake.config import Settings
@@ -160,3 +162,18 @@ def test_configured_audio_keeps_the_audio_list(listened: Listened) -> None:
         r["artist_id"] for r in doc["related_by"]["audio"]
     ]
     assert "hybrid" in doc["related_by"]
+    hybrid = [r["artist_id"] for r in doc["related_by"]["hybrid"]]
+    assert hybrid[:5] != [r["artist_id"] for r in doc["related_artists"]][:5]
+    # the chatbot and the dashboard show the hybrid all the same
+    with running(settings) as client:
+        reply = ask(client, payload(f"artists like {doc['name']}"))
+        cards = outputs(reply)["carousel"]["items"]
+        assert [c["buttons"][0]["webLinkUrl"].rsplit("/", 1)[-1] for c in cards] == hybrid[
+            : len(cards)
+        ]
+        page = client.get(f"/dashboard/artists/{some}")
+        assert page.status_code == 200
+        table = page.text[page.text.index('id="neighbours"') :]
+        table = table[: table.index("</table>")]
+        names = [html.escape(r["name"]) for r in doc["related_by"]["hybrid"][:2]]
+        assert table.index(names[0]) < table.index(names[1])
