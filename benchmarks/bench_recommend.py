@@ -106,7 +106,9 @@ def _als_fit_seconds(counts: sp.csr_matrix) -> float:
 def _spark_seconds(table: pa.Table) -> float:
     from tunelake.engines import spark, spark_colistening
 
-    session = spark.session("local[2]", {"spark.sql.shuffle.partitions": "4"})
+    session = spark.session(
+        "local[2]", {"spark.sql.shuffle.partitions": "4", "spark.ui.showConsoleProgress": "false"}
+    )
     frame = session.createDataFrame(table.to_pandas()).cache()
     frame.count()
     spark_colistening.related_artists(frame, 10)  # warm-up: JVM code paths, Python workers

@@ -29,10 +29,11 @@ from tunelake.engines.similarity import check_k
 def weighted(plays: DataFrame, k1: float = K1, b: float = B) -> DataFrame:
     """(user_id, artist_id, w): the BM25 weights of a (user_id, artist_id, plays) frame with
     one row per pair, each artist's column L2-normalised."""
-    users = plays.select("user_id").distinct().count()
-    lengths = plays.groupBy("user_id").agg(F.sum("plays").alias("length"))
-    mean = lengths.agg(F.avg("length")).first()
-    mean_length = (mean[0] if mean is not None else None) or 1.0
+    lengths = plays.groupBy("user_id").agg(F.sum("plays").alias("length")).cache()
+    # one job for both constants: the number of users and their mean length
+    totals = lengths.agg(F.count("*"), F.avg("length")).first()
+    users, mean_length = (totals[0], totals[1]) if totals is not None else (0, None)
+    mean_length = mean_length or 1.0
     listeners = plays.groupBy("artist_id").agg(F.count("*").alias("df"))
     idf = F.log1p((F.lit(users) - F.col("df") + 0.5) / (F.col("df") + 0.5))
     norm = (1.0 - b) + b * F.col("length") / F.lit(mean_length)
@@ -59,7 +60,8 @@ def top_k(plays: DataFrame, k: int = 10) -> DataFrame:
         plays = plays.groupBy("user_id", "artist_id").agg(F.count("*").alias("plays"))
     else:
         plays = plays.groupBy("user_id", "artist_id").agg(F.sum("plays").alias("plays"))
-    w = weighted(plays)
+    # the weights feed both sides of the self-join: computed once
+    w = weighted(plays).cache()
     left = w.select("user_id", F.col("artist_id").alias("a"), F.col("w").alias("wa"))
     right = w.select("user_id", F.col("artist_id").alias("b"), F.col("w").alias("wb"))
     scores = (
