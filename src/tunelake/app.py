@@ -48,6 +48,16 @@ from tunelake.pipeline.resources import (
     reading_warehouse,
 )
 from tunelake.pipeline.run import RunResult, StageOptions, StepProgress
+from tunelake.recommendations import (  # the recommendation use cases; re-exported here
+    METHODS as SIMILARITY_METHODS,
+)
+from tunelake.recommendations import (
+    evaluate,
+    evaluation_json,
+    hybrid_view,
+    similar_by,
+    user_recommendations,
+)
 from tunelake.storage.lake.housekeeping import TableInfo, Vacuumed
 from tunelake.storage.lake.legacy import Migrated, migrate
 from tunelake.storage.serving.port import ServingStore
@@ -56,6 +66,7 @@ from tunelake.storage.warehouse.port import Warehouse
 __all__ = [
     "MAX_PAGE_SIZE",
     "MAX_QUERY_LENGTH",
+    "SIMILARITY_METHODS",
     "ArtistPage",
     "ArtistProfile",
     "Check",
@@ -70,6 +81,8 @@ __all__ = [
     "artist_profile",
     "backfill",
     "doctor",
+    "evaluate",
+    "evaluation_json",
     "events_compact",
     "events_consume",
     "events_produce",
@@ -92,10 +105,12 @@ __all__ = [
     "run_stages",
     "search_artists",
     "similar",
+    "similar_by",
     "similar_to",
     "sql",
     "top_tracks",
     "trending_artists",
+    "user_recommendations",
     "write_play_counts",
 ]
 
@@ -487,7 +502,7 @@ def artist_profile(
 ) -> ArtistProfile:
     from tunelake.engines.sql import SqlEngine
 
-    doc = artist(settings, artist_id, store=store)
+    doc = hybrid_view(artist(settings, artist_id, store=store))  # the dashboard shows the hybrid
     ids = [artist_id, *(r.artist_id for r in doc.related_artists)]
     vectors: dict[str, list[float]] = {}
     try:

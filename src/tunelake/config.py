@@ -108,6 +108,12 @@ class Settings(BaseSettings):
     max_reject_fraction: float = Field(0.05, ge=0, le=1)
     similarity_engine: Literal["numpy", "spark"] = "numpy"
     """numpy (in-process) or spark (the spark extra)."""
+    similarity_method: Literal["audio", "listening", "hybrid"] | None = None
+    """The neighbours the serving documents' related_artists hold (every method's are in
+    related_by): audio (mean audio features), listening (co-listening in plays) or hybrid;
+    unset: hybrid when the lake holds plays, else audio."""
+    recommend_days: int = Field(30, ge=1, le=366)
+    """Plays of the last this many days feed listening similarity and recommendations."""
     spark_master: str | None = None
     """Spark master URL for the spark engine; None: spark-submit's or spark-defaults.conf's,
     else local[*]."""

@@ -13,7 +13,17 @@ from __future__ import annotations
 
 import typer
 
-from tunelake.cli import catalog, events, lake, listening, pipeline, reads, serve, services
+from tunelake.cli import (
+    catalog,
+    events,
+    lake,
+    listening,
+    pipeline,
+    reads,
+    recommend,
+    serve,
+    services,
+)
 
 app = typer.Typer(
     help="tunelake: music APIs → warehouse, Iceberg lake, exact artist similarity, serving store.",
@@ -27,6 +37,8 @@ app.command("backfill")(pipeline.backfill_cmd)
 app.command()(reads.similar)
 app.command()(reads.runs)
 app.command()(reads.sql)
+app.command()(recommend.evaluate)
+app.command()(recommend.recommend)
 app.command()(services.doctor)
 app.command()(serve.serve)
 app.command()(serve.orchestrate)

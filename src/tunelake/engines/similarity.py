@@ -60,12 +60,12 @@ class Neighbours:
 
     def to_table(self, ids: Ids) -> pa.Table:
         """The neighbours as `tunelake.datasets.RELATED_ARTISTS` rows, in input order, rank 1..k'."""
-        id_array = _id_array(ids, len(self.index))
+        names = id_array(ids, len(self.index))
         n, width = self.index.shape
         return pa.Table.from_arrays(
             [
-                id_array.take(np.repeat(np.arange(n), width)),
-                id_array.take(self.index.ravel()),
+                names.take(np.repeat(np.arange(n), width)),
+                names.take(self.index.ravel()),
                 pa.array(np.tile(np.arange(1, width + 1, dtype=np.int16), n)),
                 pa.array(self.distance.ravel()),
             ],
@@ -84,9 +84,9 @@ def top_k(ids: Ids, vectors: np.ndarray, k: int = 10, workers: int = -1) -> Neig
     n = len(matrix)
     width = min(k, n - 1)
     if width <= 0:  # no artist has another: no tree to build (SciPy fails on no columns)
-        _id_array(ids, n)  # the ids are checked all the same
+        id_array(ids, n)  # the ids are checked all the same
         return Neighbours(np.zeros((n, 0), np.int64), np.zeros((n, 0), np.float64))
-    index = ExactIndex(matrix, _id_rank(_id_array(ids, n)))
+    index = ExactIndex(matrix, id_rank(id_array(ids, n)))
     # Querying in the tree's leaf order keeps consecutive queries in the same nodes (cache).
     order = index.tree.indices.astype(np.int64)
     threads = _threads(workers, n)
@@ -125,9 +125,9 @@ class ExactIndex:
     left out of its own answer.
     """
 
-    def __init__(self, matrix: np.ndarray, id_rank: np.ndarray) -> None:
+    def __init__(self, matrix: np.ndarray, ranks: np.ndarray) -> None:
         self.matrix = _matrix(matrix)
-        self.id_rank = id_rank
+        self.id_rank = ranks
         self.tree = cKDTree(self.matrix, leafsize=_LEAF_SIZE, balanced_tree=False)
 
     def query(
@@ -208,7 +208,8 @@ def _matrix(vectors: np.ndarray) -> np.ndarray:
     return matrix
 
 
-def _id_array(ids: Ids, n: int) -> pa.Array:
+def id_array(ids: Ids, n: int) -> pa.Array:
+    """`ids` as a string array of length n, without nulls (ValueError otherwise)."""
     if isinstance(ids, pa.ChunkedArray):
         ids = ids.combine_chunks()
     try:
@@ -224,7 +225,7 @@ def _id_array(ids: Ids, n: int) -> pa.Array:
     return array
 
 
-def _id_rank(ids: pa.Array) -> np.ndarray:
+def id_rank(ids: pa.Array) -> np.ndarray:
     """Each id's position in lexicographic order (UTF-8 byte order is code-point order)."""
     order = pc.sort_indices(ids).to_numpy()
     sorted_ids = ids.take(order)

@@ -28,6 +28,7 @@ from tunelake.pipeline.progress import (
     record_source,
 )
 from tunelake.pipeline.resources import Resources
+from tunelake.recommendations import with_related_by
 from tunelake.sources.derive import derive
 from tunelake.sources.port import Source, SourceInfo
 from tunelake.storage.lake import IcebergLake
@@ -317,6 +318,8 @@ def publish(
     """One document per artist into the serving store, with its plays from the lake."""
     assert isinstance(res.lake, IcebergLake)  # open_resources opens no other lake
     docs = documents(curated, similarity.related, dt, play_counts(res.lake, dt))
+    # every method's neighbours (related_by); related_artists = the configured method's
+    docs = with_related_by(res.settings, res.lake, docs, similarity.related, similarity.vectors)
     written = res.serving.put_many(docs)
     step.counts(len(docs), written)
     return written

@@ -14,7 +14,7 @@ from fastapi.responses import Response
 
 from tunelake import httpserver
 from tunelake.config import Settings
-from tunelake.service import chat, dashboard, listening, problems, routes
+from tunelake.service import chat, dashboard, listening, problems, recommend, routes
 from tunelake.service.limits import LimitBody
 from tunelake.service.metrics import Metrics, ObserveRequests
 from tunelake.service.security import guards
@@ -40,6 +40,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(chat.router(read))
     app.include_router(dashboard.router(read))
     app.include_router(listening.router(read))
+    app.include_router(recommend.router(read))
 
     @app.get("/metrics", tags=["operations"], response_class=Response)
     def prometheus() -> Response:

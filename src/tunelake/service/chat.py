@@ -29,6 +29,7 @@ from tunelake.errors import InputError, NotFound, TunelakeError
 from tunelake.listening import Trending
 from tunelake.models import ArtistDocument, RelatedArtist
 from tunelake.observability import one_line
+from tunelake.recommendations import hybrid_view
 from tunelake.service import links
 from tunelake.service.security import Guard
 from tunelake.service.state import Service
@@ -246,7 +247,8 @@ def answer(
         ]
         header = {"title": says["top_tracks"].format(name=doc.name)}
         outputs.append({"listCard": {"header": header, "items": items}})
-    neighbours: tuple[RelatedArtist, ...] = doc.related_artists[:CAROUSEL_ITEMS]
+    # the hybrid neighbours (listening + audio + genres) when published
+    neighbours: tuple[RelatedArtist, ...] = hybrid_view(doc).related_artists[:CAROUSEL_ITEMS]
     if neighbours:
         cards = [
             card(r.name, f"#{r.rank} · {r.distance:.3f}", r.image_url, r.artist_id)

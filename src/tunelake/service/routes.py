@@ -120,8 +120,22 @@ def router(read: Guard, write: Guard) -> APIRouter:
         tags=["artists"],
         response_model=Neighbours,
     )
-    async def similar(svc: Svc, artist_id: ArtistId) -> Response:
-        """The nearest artists, nearest first: one key lookup in the serving store."""
+    async def similar(
+        svc: Svc,
+        artist_id: ArtistId,
+        by: Annotated[
+            Literal["audio", "listening", "hybrid"] | None,
+            Query(description="The similarity method; default: the configured one"),
+        ] = None,
+    ) -> Response:
+        """The nearest artists, nearest first: one key lookup in the serving store. `by`
+        picks a method's list (listening and hybrid: distance = 1 - score)."""
+        if by is not None:
+            found = use_cases.similar_by(svc.settings, artist_id, by, store=svc.serving())
+            return Response(
+                _NEIGHBOURS.dump_json(_NEIGHBOURS.validate_python(found)),
+                media_type="application/json",
+            )
         # On the event loop, not the thread pool: the lookup is one key read on an open
         # connection (tens of microseconds), and handing it to a thread costs more than the
         # read (the benchmark's figures). A store that hangs is bounded by its own timeout
