@@ -175,6 +175,8 @@ def test_a_worker_lost_mid_transform_changes_nothing(
     events = events_of(event_dir)
     executors = worker_of_executor(events)
     lost = {e["Executor ID"] for e in events if e["Event"] == "SparkListenerExecutorRemoved"}
-    assert {executors[e] for e in lost} == {victim.web_url}
+    # The driver logs the executor's removal only if it notices the loss before the job ends
+    # (a heartbeat timeout away); when it does, the lost executor is the victim's.
+    assert {executors[e] for e in lost} <= {victim.web_url}
     assert workers_with_tasks(events) == {victim.web_url, survivor.web_url}
     assert [w["webuiaddress"] for w in spark_cluster.alive_workers()] == [survivor.web_url]
