@@ -11,7 +11,7 @@ from typing import Any, TypeVar, cast
 import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
-from tenacity import Retrying, retry_if_exception, stop_after_attempt
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random
 
 from tunelake.redact import mask_url
 from tunelake.storage.warehouse.engine import create_warehouse_engine, parse_url
@@ -37,6 +37,11 @@ T = TypeVar("T")
 #: rolled back whole, so it can simply run again.
 _DEADLOCK_SQLSTATES = {"40P01"}
 _DEADLOCK_MYSQL_ERRORS = {1213}
+#: SQLite's answer to a transaction that read, then wants to write after another writer got
+#: in first (first migrations of processes started together): it fails at once, without
+#: waiting out the busy timeout, and its transaction is rolled back whole.
+_SQLITE_BUSY = "database is locked"
+_ATTEMPTS = 5
 _DELETE_CHUNK = 1000
 """Parents per DELETE … IN (…): far under every backend's bound-parameter limit."""
 
@@ -65,8 +70,7 @@ class SqlWarehouse:
     # schema ------------------------------------------------------------------------------
     def migrate(self, revision: str = "head") -> None:
         """Upgrade to `revision` (default: the newest); an up-to-date warehouse is untouched."""
-        with self._begin() as conn:
-            upgrade(conn, revision)
+        self._transact(lambda conn: upgrade(conn, revision))
 
     def schema_revision(self) -> str | None:
         with self._begin() as conn:
@@ -294,10 +298,14 @@ class SqlWarehouse:
             yield conn
 
     def _transact(self, work: Callable[[sa.Connection], T]) -> T:
-        """`work` in one transaction, run once more if the database chose it as a deadlock
-        victim (two writers upserting overlapping keys on MySQL can be)."""
+        """`work` in one transaction, run again if the database rolled it back to let another
+        writer through: a deadlock victim (two writers upserting overlapping keys on MySQL can
+        be), or SQLite's immediate "database is locked"."""
         retrying = Retrying(
-            retry=retry_if_exception(_is_deadlock), stop=stop_after_attempt(2), reraise=True
+            retry=retry_if_exception(_lost_to_another_writer),
+            stop=stop_after_attempt(_ATTEMPTS),
+            wait=wait_random(0.05, 0.5),
+            reraise=True,
         )
         return retrying(self._once, work)
 
@@ -323,10 +331,12 @@ def _bulk_table(name: str) -> sa.Table:
     return table
 
 
-def _is_deadlock(exc: BaseException) -> bool:
+def _lost_to_another_writer(exc: BaseException) -> bool:
     if not isinstance(exc, sa.exc.DBAPIError) or exc.orig is None:
         return False
     if getattr(exc.orig, "sqlstate", None) in _DEADLOCK_SQLSTATES:
+        return True
+    if isinstance(exc, sa.exc.OperationalError) and _SQLITE_BUSY in str(exc.orig):
         return True
     args = exc.orig.args
     return bool(args) and args[0] in _DEADLOCK_MYSQL_ERRORS
