@@ -111,4 +111,6 @@ def is_expected(exc: BaseException) -> bool:
 
 def exit_code(exc: BaseException) -> int:
     cause = root_cause(exc)
+    if isinstance(cause, KeyboardInterrupt):
+        return EX_INTERRUPTED
     return cause.exit_code if isinstance(cause, TunelakeError) else 1

@@ -26,7 +26,7 @@ from typing import Any
 import structlog
 from pydantic import BaseModel, Field
 
-from tunelake.errors import TunelakeError, exit_code
+from tunelake.errors import TunelakeError, exit_code, root_cause
 from tunelake.redact import mask_urls_in
 from tunelake.storage.warehouse.port import Warehouse
 
@@ -267,7 +267,7 @@ class RunRecorder:
         try:
             yield record
         except BaseException as exc:
-            record.status = "failed"
+            record.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
             record.error = one_line(exc)
             self.log.error("step failed", step=name, error=record.error, exc_info=True)
             raise StepFailed(name, exc) from exc
@@ -287,7 +287,8 @@ class RunRecorder:
             self._save(self._step_row(record))
 
     def finish(self, error: BaseException | None = None) -> RunRecord:
-        self.run.status = "failed" if error else "ok"
+        interrupted = error is not None and isinstance(root_cause(error), KeyboardInterrupt)
+        self.run.status = "interrupted" if interrupted else "failed" if error else "ok"
         self.run.error = None if error is None else one_line(error)
         self.run.finished_at = now()
         self._save(self._run_row())
