@@ -20,8 +20,8 @@ the k best overall are among the k best of their own blocks. Ranks are the in-pr
 ties ordered by id, self excluded by id, so duplicates are each other's neighbours.
 
 Writing, without the Iceberg Spark runtime. Spark writes each result table's rows as Parquet
-files under the Iceberg table's data folder, in the table's types (`IcebergLake.table_for_write`
-creates or evolves the table as the lake's own writes do); one pyiceberg commit then replaces
+files under the Iceberg table's data folder, in the table's types (the lake's
+`EngineWritesPort.table_for_write` creates or evolves the table as its own writes do); one pyiceberg commit then replaces
 the dt's data files with them, in a single overwrite snapshot, redone on the fresh table when
 it loses a race. The driver reads the files back to return the rows (k·N of them).
 
@@ -61,10 +61,10 @@ from tunelake.engines import spark_cluster
 from tunelake.engines.similarity import ExactIndex, check_k
 from tunelake.engines.vectors import vector_matrix
 from tunelake.errors import ConfigError, InputError
-from tunelake.storage.lake import IcebergLake, LakeError
+from tunelake.storage.lake import LakeError
 from tunelake.storage.lake.commits import retry_races
 from tunelake.storage.lake.iceberg_lake import DT
-from tunelake.storage.lake.port import Lake
+from tunelake.storage.lake.port import EngineWritesPort, TablesPort
 
 if TYPE_CHECKING:
     from pyspark import Broadcast
@@ -136,7 +136,7 @@ def check_storage(spark: SparkSession, lake_url: str) -> None:
         ) from None
 
 
-def read_partition(spark: SparkSession, lake: Lake, dataset: str, dt: date) -> DataFrame:
+def read_partition(spark: SparkSession, lake: TablesPort, dataset: str, dt: date) -> DataFrame:
     """The rows of the dataset's current files for dt."""
     urls = lake.files(dataset).get(dt)
     if not urls:
@@ -145,7 +145,7 @@ def read_partition(spark: SparkSession, lake: Lake, dataset: str, dt: date) -> D
 
 
 def transform(
-    spark: SparkSession, lake: IcebergLake, dt: date, features: Sequence[str], k: int
+    spark: SparkSession, lake: EngineWritesPort, dt: date, features: Sequence[str], k: int
 ) -> tuple[pa.Table, pa.Table]:
     """Read the dt's top tracks and audio features from the lake, compute artist_vectors and
     related_artists in Spark, write both to the lake, and return them."""
@@ -161,7 +161,7 @@ def transform(
     return vectors_table, related_table
 
 
-def _write(lake: IcebergLake, dt: date, dataset: Dataset, frame: DataFrame) -> pa.Table:
+def _write(lake: EngineWritesPort, dt: date, dataset: Dataset, frame: DataFrame) -> pa.Table:
     """Replace the dt partition of dataset with frame's rows, written by Spark, and return
     them sorted by the dataset's key.
 
@@ -229,7 +229,7 @@ def _no_nulls(required: list[str], batches: Iterator[pa.RecordBatch]) -> Iterato
         yield batch
 
 
-def _replace_files(lake: IcebergLake, dataset: Dataset, dt: date, urls: list[str]) -> None:
+def _replace_files(lake: EngineWritesPort, dataset: Dataset, dt: date, urls: list[str]) -> None:
     """One snapshot (an Iceberg overwrite) that drops the dt's data files and adds urls, redone
     on the table's fresh state when it loses a race, as the lake's own writes are."""
     dt_filter = EqualTo(DT, dt.isoformat())  # type: ignore[call-arg, arg-type]  # pydantic

@@ -205,8 +205,7 @@ def transform(
         from tunelake.engines import spark  # the spark extra is optional
 
         # Spark reads the dt's inputs from the lake (the load step wrote them) and writes back
-        # files that it commits to the Iceberg tables itself.
-        assert isinstance(res.lake, IcebergLake)  # open_resources opens no other lake
+        # files that it commits to the Iceberg tables itself (the lake's EngineWritesPort).
         vectors, related = spark.transform(
             spark.session(settings.spark_master),
             res.lake,

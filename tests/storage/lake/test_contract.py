@@ -15,6 +15,13 @@ from pyiceberg.exceptions import CommitFailedException
 
 from tunelake.datasets import ARTISTS, CURATED, TOP_TRACKS
 from tunelake.storage.lake import IcebergLake, LakeConflict, LakeError
+from tunelake.storage.lake.port import (
+    EngineWritesPort,
+    HousekeepingPort,
+    Lake,
+    RawZonePort,
+    TablesPort,
+)
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -66,6 +73,16 @@ def file_exists(lake: IcebergLake, url: str) -> bool:
 
 
 # round trips ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("port", [TablesPort, EngineWritesPort, RawZonePort, HousekeepingPort])
+def test_the_adapter_provides_every_capability_of_the_port(lake: IcebergLake, port: type) -> None:
+    members = {n for n in vars(port) if not n.startswith("_")} | set(port.__annotations__)
+    assert members, port
+    assert [n for n in sorted(members) if not hasattr(lake, n)] == []
+    assert port in Lake.__mro__
+    whole: Lake = lake  # and, statically, the adapter is the whole port (mypy checks this)
+    assert whole is lake
 
 
 @pytest.mark.parametrize("dataset", sorted(CURATED))

@@ -3,6 +3,11 @@
 One implementation (`iceberg_lake.IcebergLake`, pyiceberg) serves every catalog and a local
 folder or S3 alike. A partition overwrite is one catalog commit: readers (the DuckDB views
 included) read a snapshot's files, so a reader never sees half a partition.
+
+The port is split by capability, so that a caller asks for what it uses: the raw zone
+(`RawZonePort`), the tables (`TablesPort`), writes that another engine commits itself
+(`EngineWritesPort`, Spark's) and housekeeping (`HousekeepingPort`). `Lake` is all of them:
+what `open_lake` returns and what every adapter provides.
 """
 
 from __future__ import annotations
@@ -17,7 +22,10 @@ from fsspec import AbstractFileSystem
 from tunelake.errors import BackendUnavailable, TransientError, TunelakeError
 
 if TYPE_CHECKING:
+    from pyiceberg.table import Table
+
     from tunelake.storage.lake.housekeeping import TableInfo, Vacuumed
+    from tunelake.storage.lake.store import Store
 
 
 class LakeError(TunelakeError):
@@ -32,7 +40,9 @@ class LakeConflict(LakeError, TransientError):
     """A commit kept losing races with other writers of the same table; try again later."""
 
 
-class Lake(Protocol):
+class TablesPort(Protocol):
+    """The curated datasets and their quarantine: one Iceberg table each."""
+
     url: str
     """The lake's root URL (a local path or s3://bucket/prefix); holds no secret."""
 
@@ -66,18 +76,6 @@ class Lake(Protocol):
     def snapshot_time(self, snapshot_id: int) -> datetime:
         """When the snapshot of that id (of any table) was committed; LakeError if none has it."""
 
-    def write_raw(self, endpoint: str, dt: date, responses: Iterable[dict[str, Any]]) -> str:
-        """Append one gzip JSON-lines file to raw/<endpoint>/dt=…/ (each line one response:
-        request, status, fetched_at, body); the file appears whole or not at all."""
-
-    def raw_dates(self, endpoint: str) -> list[date]:
-        """The dts for which endpoint has landed at least one file, ascending."""
-
-    def read_raw(self, endpoint: str, dt: date) -> Iterator[dict[str, Any]]:
-        """Every raw response landed for endpoint and dt, in landing order."""
-
-    def raw_endpoints(self, dt: date) -> list[str]: ...
-
     def quarantine(self, dataset: str, dt: date, rows: pa.Table) -> str | None:
         """Write rejected rows (with a `reason` column) to the table quarantine_<dataset>;
         replaces that dt atomically; with no rows, empties it and returns None."""
@@ -92,9 +90,46 @@ class Lake(Protocol):
     ) -> dict[date, list[str]]:
         """The data files of each quarantine partition of dataset, now or at as_of."""
 
+
+class EngineWritesPort(TablesPort, Protocol):
+    """Tables another engine (Spark) writes files into and commits itself."""
+
+    @property
+    def store(self) -> Store:
+        """Where the files live: the engine writes under `store.rooted(table.location())`."""
+
+    def table_for_write(self, dataset: str, schema: pa.Schema) -> Table:
+        """The dataset's Iceberg table, created or given schema's new columns (schema: the
+        dataset's columns, no dt), partitioned by identity(dt)."""
+
+
+class RawZonePort(Protocol):
+    """The raw zone: the source's responses as landed, gzip JSON lines per endpoint and dt."""
+
+    def write_raw(self, endpoint: str, dt: date, responses: Iterable[dict[str, Any]]) -> str:
+        """Append one gzip JSON-lines file to raw/<endpoint>/dt=…/ (each line one response:
+        request, status, fetched_at, body); the file appears whole or not at all."""
+
+    def raw_dates(self, endpoint: str) -> list[date]:
+        """The dts for which endpoint has landed at least one file, ascending."""
+
+    def read_raw(self, endpoint: str, dt: date) -> Iterator[dict[str, Any]]:
+        """Every raw response landed for endpoint and dt, in landing order."""
+
+    def raw_endpoints(self, dt: date) -> list[str]: ...
+
+
+class HousekeepingPort(Protocol):
+    """Keeping the tables from growing without bound, and describing them."""
+
     def vacuum(self, retention: timedelta, orphan_grace: timedelta = ...) -> list[Vacuumed]:
         """Expire snapshots older than retention (keeping each table's current one) and
-        delete files no remaining snapshot references (if older than orphan_grace)."""
+        delete files no remaining snapshot references (if older than orphan_grace); never
+        a file outside the lake's root."""
 
     def info(self) -> list[TableInfo]:
         """Every table: snapshots, and rows, data files and bytes of the current one."""
+
+
+class Lake(EngineWritesPort, RawZonePort, HousekeepingPort, Protocol):
+    """Every capability: what `open_lake` returns and every adapter provides."""
