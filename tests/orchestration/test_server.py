@@ -65,7 +65,11 @@ def test_orchestrate_serves_the_definitions_and_stops_cleanly(env):
     process, url = _start(env)
     try:
         children = psutil.Process(process.pid).children(recursive=True)
-        assert len(children) >= 2  # the webserver and the daemon (and their code servers)
+        assert len(children) >= 3  # the code server, the webserver and the daemon
+        # One code server for both: neither starts its own (the daemon would replace its
+        # every minute, the old one logging a heartbeat shutdown).
+        code_servers = [c for c in children if c.cmdline()[2:5] == ["dagster", "api", "grpc"]]
+        assert len(code_servers) == 1 and code_servers[0].ppid() == process.pid
         keys = {
             "/".join(n["assetKey"]["path"]) for n in _graphql(url, ASSET_KEYS_QUERY)["assetNodes"]
         }

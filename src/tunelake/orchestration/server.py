@@ -7,6 +7,14 @@ goes to the servers in their environment: dagster.yaml names the variable, so no
 is written to disk. Both servers get tunelake's data directory and profile
 through the environment, which is how `TunelakeResource` and `Automation` read them.
 
+The definitions are served by one code server (`dagster api grpc`) that the webserver and the
+daemon both reach through `<home>/dagster/workspace.yaml`. Left to load the module
+themselves, each would start a code server of its own, and the daemon replaces its own every
+60 s (its workspace refresh), the old one shutting down once its heartbeats stop: a
+"No heartbeat received … shutting down" in the log each minute, and one more load of the
+definitions each time. A shared server outlives those refreshes; restart `tunelake
+orchestrate` to load changed code.
+
 Stopping (Ctrl-C or SIGTERM) terminates both servers and every process they started (the
 webserver's code server, the daemon's threads' subprocesses), then waits for them.
 """
@@ -51,6 +59,22 @@ def instance_yaml(dagster_home: Path, postgres: bool) -> str:
     return storage + "telemetry:\n  enabled: false\nnux:\n  enabled: false\n"
 
 
+def workspace_yaml(code_port: int) -> str:
+    """workspace.yaml: the one code location, served by the code server on code_port."""
+    return (
+        "load_from:\n  - grpc_server:\n"
+        f"      host: {HOST}\n      port: {code_port}\n      location_name: {DEFINITIONS}\n"
+    )
+
+
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection((HOST, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind((HOST, 0))
@@ -83,25 +107,29 @@ def _stop(children: list[subprocess.Popen[bytes]]) -> None:
         child.wait()
 
 
-def _ready(url: str, servers: list[subprocess.Popen[bytes]], stopping: list[int]) -> bool:
-    """Wait until the webserver answers (True) or a stop is asked for (False)."""
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/server_info", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _ready(
+    up: Callable[[], bool], servers: list[subprocess.Popen[bytes]], stopping: list[int], what: str
+) -> bool:
+    """Wait until up() (True) or a stop is asked for (False)."""
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline and not stopping:
         if any(s.poll() is not None for s in servers):
             raise OrchestrateError(
                 "a Dagster server exited while starting: see <home>/dagster/*.log"
             )
-        try:
-            if httpx.get(f"{url}/server_info", timeout=2).status_code == 200:
-                return True
-        except httpx.HTTPError:
-            pass
+        if up():
+            return True
         time.sleep(0.5)
     if stopping:
         return False
-    raise OrchestrateError(
-        f"the Dagster webserver did not answer at {url} within {READY_TIMEOUT_S:.0f} s"
-    )
+    raise OrchestrateError(f"{what} did not answer within {READY_TIMEOUT_S:.0f} s")
 
 
 def orchestrate(settings: Settings, port: int, on_ready: Callable[[str], None]) -> int:
@@ -129,9 +157,19 @@ def orchestrate(settings: Settings, port: int, on_ready: Callable[[str], None]) 
     if profiles is not None:
         # the servers run in <home>: the tunelake.toml found here would not be found there
         env[CONFIG_FILE_ENV] = str(profiles)
+    code_port = _free_port()
+    workspace = dagster_home / "workspace.yaml"
+    workspace.write_text(workspace_yaml(code_port), encoding="utf-8")
     commands = {
-        "webserver": [sys.executable, "-m", "dagster_webserver", "-h", HOST, "-p", str(port)],
-        "daemon": [sys.executable, "-m", "dagster._daemon", "run"],
+        "code-server": [
+            *(sys.executable, "-m", "dagster", "api", "grpc", "-m", DEFINITIONS),
+            *("-h", HOST, "-p", str(code_port), "--location-name", DEFINITIONS),
+        ],
+        "webserver": [
+            *(sys.executable, "-m", "dagster_webserver", "-h", HOST, "-p", str(port)),
+            *("-w", str(workspace)),
+        ],
+        "daemon": [sys.executable, "-m", "dagster._daemon", "run", "-w", str(workspace)],
     }
     automation()  # a bad schedule or webhook setting fails here, not in a child's log
     servers: list[subprocess.Popen[bytes]] = []
@@ -146,7 +184,7 @@ def orchestrate(settings: Settings, port: int, on_ready: Callable[[str], None]) 
             log = (dagster_home / f"{name}.log").open("ab")
             servers.append(
                 subprocess.Popen(
-                    [*command, "-m", DEFINITIONS],
+                    command,
                     env=env,
                     cwd=home,
                     stdout=log,
@@ -156,7 +194,11 @@ def orchestrate(settings: Settings, port: int, on_ready: Callable[[str], None]) 
                 )
             )
             log.close()
-        if _ready(url, servers, stopping):
+            if name == "code-server" and not _ready(
+                lambda: _listening(code_port), servers, stopping, "the code server"
+            ):
+                return 0
+        if _ready(lambda: _answers(url), servers, stopping, f"the webserver at {url}"):
             on_ready(url)
         while not stopping:
             if any(s.poll() is not None for s in servers):
