@@ -7,6 +7,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
@@ -98,3 +99,54 @@ def test_a_moved_then_copied_home_runs_and_vacuums_on_its_own_lake(
         for table in lake_of(where).tables():
             cli(where, "sql", f"SELECT count(*) FROM {table}")
     assert not home.exists()
+
+
+# repair (issue 16.11) -------------------------------------------------------------------------
+
+COUNT = "SELECT count(*) AS n FROM top_tracks"
+
+
+def _refused(home: Path, *args: str) -> str:
+    result = CliRunner().invoke(app, [*args, "--home", str(home)])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    return " ".join(result.output.split())  # rich wraps long lines
+
+
+def test_a_deleted_current_metadata_file_is_named_then_repaired(home: Path) -> None:
+    lake = lake_of(home)
+    lake.write_partition("top_tracks", DT, top_tracks(1, rows=7))
+    lake.write_partition("top_tracks", DT, top_tracks(2, rows=3))
+    current = lake.load("top_tracks")
+    assert current is not None
+    Path(current.metadata_location.removeprefix("file://")).unlink()
+
+    said = _refused(home, "sql", COUNT, "--format", "csv")
+    assert "top_tracks" in said and "run `tunelake lake repair`" in said
+    assert "top_tracks: now at" in cli(home, "lake", "repair")
+    # the newest readable metadata is the one before the deleted one: the first write's rows
+    assert cli(home, "sql", COUNT, "--format", "csv").split() == ["n", "7"]
+    lake_of(home).write_partition("top_tracks", DT, top_tracks(3, rows=4))  # the dt again
+    assert cli(home, "sql", COUNT, "--format", "csv").split() == ["n", "4"]
+    assert "0 tables repaired" in cli(home, "lake", "repair")  # nothing left to do
+
+
+def test_a_corrupt_catalog_is_kept_aside_and_the_tables_re_registered(home: Path) -> None:
+    lake = lake_of(home)
+    lake.write_partition("top_tracks", DT, top_tracks(1, rows=7))
+    lake.quarantine(
+        "top_tracks", DT, top_tracks(2, rows=2).append_column("reason", pa.array(["x"] * 2))
+    )
+    catalog = home / "lake" / "catalog.db"
+    assert catalog.is_file(), sorted(p.name for p in (home / "lake").iterdir())
+    catalog.write_bytes(b"this is not a database" * 100)
+
+    said = _refused(home, "sql", COUNT, "--format", "csv")
+    assert "catalog" in said and "run `tunelake lake repair`" in said
+    assert "check that its server runs" not in said
+    repaired = cli(home, "lake", "repair")
+    assert "2 tables repaired" in repaired and "damaged catalog kept as" in repaired
+    assert [p for p in catalog.parent.iterdir() if p.name.startswith("catalog.db.damaged-")]
+    assert cli(home, "sql", COUNT, "--format", "csv").split() == ["n", "7"]
+    lake_of(home).write_partition("top_tracks", DT, top_tracks(3, rows=4))  # the dt again
+    assert cli(home, "sql", COUNT, "--format", "csv").split() == ["n", "4"]

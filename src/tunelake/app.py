@@ -43,6 +43,7 @@ from tunelake.pipeline import outbox
 from tunelake.pipeline import run as pipeline
 from tunelake.pipeline.resources import (
     lake_of,
+    lake_options,
     reading_lake,
     reading_serving,
     reading_warehouse,
@@ -58,6 +59,7 @@ from tunelake.recommendations import (
     similar_by,
     user_recommendations,
 )
+from tunelake.storage.lake import Repaired, repair_lake
 from tunelake.storage.lake.housekeeping import TableInfo, Vacuumed
 from tunelake.storage.lake.legacy import Migrated, migrate
 from tunelake.storage.serving.port import ServingStore
@@ -630,6 +632,11 @@ def lake_vacuum(settings: Settings, *, retention_days: float | None = None) -> l
     if days < 0:
         raise InputError(f"the retention must be 0 days or more, not {days}")
     return reading_lake(settings).vacuum(timedelta(days=days))
+
+
+def lake_repair(settings: Settings) -> Repaired:
+    """Rebuild the lake's catalog from the tables' newest readable metadata files."""
+    return repair_lake(settings.resolved_lake_url, lake_options(settings))
 
 
 def lake_migrate(settings: Settings) -> Migrated:

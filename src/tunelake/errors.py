@@ -31,6 +31,8 @@ An error may carry both markers (an unreachable backend). An exception that is n
     │   ├── LakeUnavailable                storage/lake/port.py
     │   └── ServingUnavailable             storage/serving/port.py
     ├── LakeError                          storage/lake/port.py: a bad name, table or layout
+    │   └── CatalogDamaged (User)          a table's metadata or the catalog file is damaged:
+    │                                      `tunelake lake repair`
     │   └── LakeConflict (Transient)       a commit kept losing races with other writers
     ├── ServingError                       storage/serving/port.py
     │   ├── InvalidDocument

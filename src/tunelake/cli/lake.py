@@ -11,7 +11,7 @@ from rich.table import Table
 from tunelake import app as use_cases
 from tunelake.cli.common import Home, ProfileOpt, errors, out, settings_for
 
-app = typer.Typer(help="The lake's Iceberg tables: info, housekeeping, migration.")
+app = typer.Typer(help="The lake's Iceberg tables: info, housekeeping, repair, migration.")
 
 
 @app.command("info")
@@ -67,6 +67,20 @@ def lake_vacuum(
             f"({v.removed_bytes} bytes) removed",
             highlight=False,
         )
+
+
+@app.command("repair")
+def lake_repair(home: Home = None, profile: ProfileOpt = None) -> None:
+    """Rebuild the catalog from the tables' newest readable metadata files (a damaged
+    catalog.db is kept aside)."""
+    settings = settings_for(home, profile)
+    with errors():
+        done = use_cases.lake_repair(settings)
+    if done.catalog_kept_as:
+        out.print(f"damaged catalog kept as {escape(done.catalog_kept_as)}", highlight=False)
+    for name, url in sorted(done.tables.items()):
+        out.print(f"{name}: now at {escape(url)}", highlight=False)
+    out.print(f"{len(done.tables)} tables repaired", highlight=False)
 
 
 @app.command("migrate")

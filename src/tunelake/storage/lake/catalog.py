@@ -24,7 +24,8 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_rand
 from tunelake.redact import mask_url
 from tunelake.storage.lake import rooted
 from tunelake.storage.lake.options import LakeOptions, S3Options
-from tunelake.storage.lake.port import LakeError, LakeUnavailable
+from tunelake.storage.lake.port import CatalogDamaged, LakeError, LakeUnavailable
+from tunelake.storage.lake.repair import damaged_catalog_file
 from tunelake.storage.lake.rooted import RootedFileIO
 
 CATALOG_NAME = "tunelake"
@@ -76,6 +77,12 @@ def open_catalog(url: str, warehouse: str, options: LakeOptions) -> Catalog:
     """The catalog at url with options' namespace in it, both created if missing, checked at
     once: unreachable raises LakeUnavailable."""
     props = catalog_properties(url, warehouse, options)
+    damaged = damaged_catalog_file(url)
+    if damaged is not None:
+        raise CatalogDamaged(
+            f"the lake's catalog file {damaged} is damaged (not a database); run "
+            "`tunelake lake repair` (it keeps the file aside and re-registers the tables)"
+        )
     # pyiceberg's SQL catalog creates its tables, and the namespace its row, by checking first:
     # of several processes opening a new catalog at once (a Dagster backfill starts its runs
     # so), all but one lose that race with "already exists" or a duplicate key. Once more sees

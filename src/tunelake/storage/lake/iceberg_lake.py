@@ -30,7 +30,7 @@ from pyiceberg.table.snapshots import Snapshot
 from tunelake.datasets import CURATED
 from tunelake.storage.lake import housekeeping
 from tunelake.storage.lake.commits import retry_races
-from tunelake.storage.lake.port import LakeError
+from tunelake.storage.lake.port import CatalogDamaged, LakeError
 from tunelake.storage.lake.raw_zone import RawZone
 from tunelake.storage.lake.store import Store
 
@@ -79,7 +79,10 @@ class IcebergLake:
         except NoSuchTableError:
             return None
         except (OSError, ValueError) as exc:  # a metadata file missing or unreadable
-            raise LakeError(f"table {self.namespace}.{name} cannot be opened: {exc}") from exc
+            raise CatalogDamaged(
+                f"table {self.namespace}.{name}: its current metadata file cannot be read "
+                f"({type(exc).__name__}); run `tunelake lake repair`"
+            ) from exc
 
     def _create(self, name: str, schema: pa.Schema) -> Table:
         try:

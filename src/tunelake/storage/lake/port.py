@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import pyarrow as pa
 from fsspec import AbstractFileSystem
 
-from tunelake.errors import BackendUnavailable, TransientError, TunelakeError
+from tunelake.errors import BackendUnavailable, TransientError, TunelakeError, UserError
 
 if TYPE_CHECKING:
     from pyiceberg.table import Table
@@ -133,3 +133,8 @@ class HousekeepingPort(Protocol):
 
 class Lake(EngineWritesPort, RawZonePort, HousekeepingPort, Protocol):
     """Every capability: what `open_lake` returns and every adapter provides."""
+
+
+class CatalogDamaged(LakeError, UserError):
+    """The catalog or a table's current metadata file is damaged; `tunelake lake repair`
+    rebuilds the catalog from the tables' newest readable metadata files."""
