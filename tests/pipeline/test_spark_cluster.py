@@ -178,5 +178,7 @@ def test_a_worker_lost_mid_transform_changes_nothing(
     # The driver logs the executor's removal only if it notices the loss before the job ends
     # (a heartbeat timeout away); when it does, the lost executor is the victim's.
     assert {executors[e] for e in lost} <= {victim.web_url}
-    assert workers_with_tasks(events) == {victim.web_url, survivor.web_url}
+    # Which workers finish a task depends on timing (under load the survivor's executor may
+    # register only after the victim's tasks are done); the state above is what must hold.
+    assert set() < workers_with_tasks(events) <= {victim.web_url, survivor.web_url}
     assert [w["webuiaddress"] for w in spark_cluster.alive_workers()] == [survivor.web_url]

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from tunelake.datasets import ARTISTS, AUDIO_FEATURES, RELATED_ARTISTS, TOP_TRACKS, TRACKS
 from tunelake.storage.warehouse import SqlWarehouse, WarehouseUnavailable, open_warehouse
 from tunelake.storage.warehouse.schema import BULK_TABLES, arrow_schema
+from tunelake.storage.warehouse.sql import _ATTEMPTS
 
 PASSWORD = "s3cret-pw"
 
@@ -189,8 +190,8 @@ def test_a_deadlock_victim_runs_its_transaction_once_more(
     assert len(attempts) == 2
     attempts.clear()
     with pytest.raises(sa.exc.OperationalError, match="eadlock"):
-        warehouse._transact(lambda conn: work(conn, fail_times=2))
-    assert len(attempts) == 2
+        warehouse._transact(lambda conn: work(conn, fail_times=_ATTEMPTS))
+    assert len(attempts) == _ATTEMPTS
 
 
 def test_other_database_errors_are_not_retried(warehouse: SqlWarehouse) -> None:

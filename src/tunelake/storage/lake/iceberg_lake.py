@@ -28,6 +28,7 @@ from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Snapshot
 
 from tunelake.datasets import CURATED
+from tunelake.redact import mask_urls_in
 from tunelake.storage.lake import housekeeping
 from tunelake.storage.lake.commits import retry_races
 from tunelake.storage.lake.port import CatalogDamaged, LakeError
@@ -81,7 +82,7 @@ class IcebergLake:
         except (OSError, ValueError) as exc:  # a metadata file missing or unreadable
             raise CatalogDamaged(
                 f"table {self.namespace}.{name}: its current metadata file cannot be read "
-                f"({type(exc).__name__}); run `tunelake lake repair`"
+                f"({type(exc).__name__}: {mask_urls_in(str(exc))}); run `tunelake lake repair`"
             ) from exc
 
     def _create(self, name: str, schema: pa.Schema) -> Table:
