@@ -34,7 +34,7 @@ def _one_line_error(result) -> str:
 
 def test_a_directory_as_a_dump(home, tmp_path):
     line = _one_line_error(_run(home, "--source", f"file:{tmp_path}"))
-    assert "is a directory" in line
+    assert "is not a regular file (a directory)" in line
 
 
 def test_a_non_utf8_dump_names_the_line(home, tmp_path):

@@ -38,6 +38,7 @@ from tunelake.listening import (  # the listening use cases live there; re-expor
     write_play_counts,
 )
 from tunelake.models import Artist, ArtistDocument, IngestRequest, RelatedArtist, TrackSummary
+from tunelake.names import MAX_QUERY_LENGTH, checked_query
 from tunelake.observability import RunRecord, StepFailed, one_line, records_from_rows
 from tunelake.pipeline import outbox
 from tunelake.pipeline import run as pipeline
@@ -118,8 +119,6 @@ __all__ = [
 
 T = TypeVar("T")
 
-MAX_QUERY_LENGTH = 200
-"""Longest artist name or search text a use case takes: no artist is called anything longer."""
 MAX_PAGE_SIZE = 100
 
 
@@ -259,6 +258,7 @@ def ingest(
     """Ad hoc: queue the queries as ingest requests, then run dt for them now, added to the
     current state (its artists are resolved along with them, so every current artist's
     neighbours are computed over the whole set)."""
+    pipeline.check_dt(dt, "dt")  # before the requests are queued, not after
     request_ingest(settings, queries, source=settings.source)
     options = StageOptions(
         kind="ingest",
@@ -295,15 +295,6 @@ def _given_or(given: T | None, opening: Callable[[], AbstractContextManager[T]])
         yield opened
 
 
-def _checked(text: str, what: str) -> str:
-    query = text.strip()
-    if not query:
-        raise InputError(f"give {what}")
-    if len(query) > MAX_QUERY_LENGTH:
-        raise InputError(f"{what} is at most {MAX_QUERY_LENGTH} characters, not {len(query)}")
-    return query
-
-
 # The serving store ------------------------------------------------------------------------
 
 
@@ -313,7 +304,7 @@ def similar(
     """The documents of the artists called name_or_id (case, spacing and Unicode form do not
     matter; several artists may share a name), or of the artist with that id; each holds its
     nearest artists. NotFound says how to ingest it."""
-    query = _checked(name_or_id, "an artist name or id")
+    query = checked_query(name_or_id, "the artist name or id")
     with _given_or(store, lambda: reading_serving(settings)) as store:
         found = store.find_by_name(query)
         if not found:
@@ -377,7 +368,7 @@ def search_artists(
     warehouse: Warehouse | None = None,
 ) -> ArtistPage:
     """Artists whose name contains text, by name: one page of at most MAX_PAGE_SIZE."""
-    query = _checked(text, "a name to search for")
+    query = checked_query(text, "the search text")
     if not 1 <= limit <= MAX_PAGE_SIZE or offset < 0:
         raise InputError(
             f"a page holds 1 to {MAX_PAGE_SIZE} artists from offset 0 on, not {limit} from {offset}"

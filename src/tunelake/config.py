@@ -22,6 +22,7 @@ from pydantic_settings import (
 
 from tunelake.errors import ConfigError
 from tunelake.models import DEFAULT_VECTOR_FEATURES, FeatureValues
+from tunelake.sources.input_files import input_file
 
 CONFIG_FILE_ENV = "TUNELAKE_CONFIG"
 PROFILE_ENV = "TUNELAKE_PROFILE"
@@ -246,10 +247,7 @@ class _ProfileSource(PydanticBaseSettingsSource):
 def _config_path() -> Path | None:
     explicit = os.environ.get(CONFIG_FILE_ENV)
     if explicit:
-        path = Path(explicit)
-        if not path.is_file():
-            raise ConfigError(f"{CONFIG_FILE_ENV}={explicit} does not name a file")
-        return path
+        return input_file(Path(explicit), CONFIG_FILE_ENV, ConfigError)
     path = Path(DEFAULT_CONFIG_FILE)
     return path if path.is_file() else None
 
@@ -291,8 +289,8 @@ def load_settings(**overrides: Any) -> Settings:
     """Settings from every source; `overrides` (CLI flags) win. None values are ignored."""
     given = {k: v for k, v in overrides.items() if v is not None}
     secrets = os.environ.get(SECRETS_FILE_ENV)
-    if secrets and not Path(secrets).is_file():
-        raise ConfigError(f"{SECRETS_FILE_ENV}={secrets} does not name a file")
+    if secrets:
+        input_file(Path(secrets), SECRETS_FILE_ENV, ConfigError)
     if not secrets:
         home = Path(
             given.get("home")

@@ -18,7 +18,8 @@ An error may carry both markers (an unreachable backend). An exception that is n
     │   │   ├── SeedsError                 sources/seeds.py
     │   │   ├── SqlError                   engines/sql.py (refused statements too)
     │   │   └── MissingPartition           engines/spark.py: the dt's inputs are not in the lake
-    │   ├── NotFound                       app.py: no such artist, run or request
+    │   ├── NotFound                       app.py: no such artist, run or request;
+    │   │                                  pipeline/run.py: no seed matched (exit 1)
     │   ├── NoVectors                      engines/vectors.py: no artist got a vector
     │   ├── MissingInput                   pipeline/inputs.py: an upstream partition is missing
     │   ├── ServiceError                   localservices/: a local server would not start

@@ -223,6 +223,10 @@ class StepFailed(TunelakeError):
         return exit_code(self.cause)
 
 
+INTERRUPTED = "interrupted (Ctrl-C)"
+"""What a run record (and the CLI) says of a run stopped by Ctrl-C."""
+
+
 def one_line(exc: BaseException) -> str:
     """The error as run records keep it: its first line, a URL's password masked."""
     text = mask_urls_in(str(exc)).strip().splitlines()
@@ -267,8 +271,9 @@ class RunRecorder:
         try:
             yield record
         except BaseException as exc:
-            record.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
-            record.error = one_line(exc)
+            interrupted = isinstance(exc, KeyboardInterrupt)
+            record.status = "interrupted" if interrupted else "failed"
+            record.error = INTERRUPTED if interrupted else one_line(exc)
             self.log.error("step failed", step=name, error=record.error, exc_info=True)
             raise StepFailed(name, exc) from exc
         else:
@@ -289,7 +294,11 @@ class RunRecorder:
     def finish(self, error: BaseException | None = None) -> RunRecord:
         interrupted = error is not None and isinstance(root_cause(error), KeyboardInterrupt)
         self.run.status = "interrupted" if interrupted else "failed" if error else "ok"
-        self.run.error = None if error is None else one_line(error)
+        if interrupted:  # not "StepFailed: step x failed: KeyboardInterrupt": nothing failed
+            step = f" at step {error.step}" if isinstance(error, StepFailed) else ""
+            self.run.error = f"{INTERRUPTED}{step}"
+        else:
+            self.run.error = None if error is None else one_line(error)
         self.run.finished_at = now()
         self._save(self._run_row())
         self.log.info("run finished", status=self.run.status, error=self.run.error)

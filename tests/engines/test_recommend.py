@@ -171,5 +171,5 @@ def test_bad_user_artists_file(tmp_path: Path, text: str, message: str) -> None:
 
 
 def test_missing_user_artists_file(tmp_path: Path) -> None:
-    with pytest.raises(UserArtistsError, match="no such plays file"):
+    with pytest.raises(UserArtistsError, match=r"plays file .*nope\.dat does not exist"):
         read_user_artists(tmp_path / "nope.dat")

@@ -3,7 +3,11 @@ in pipeline/outbox.py."""
 
 from __future__ import annotations
 
+import pytest
+
 from tunelake import app
+from tunelake.errors import InputError
+from tunelake.names import MAX_QUERY_LENGTH
 from tunelake.pipeline import outbox
 
 
@@ -28,3 +32,11 @@ def test_a_failed_run_marks_its_pending_requests_failed(make_settings):
     assert failed.status == "failed" and failed.detail == "run r1 failed: boom"
     assert app.ingest_request(settings, second.request_id).status == "pending"
     assert outbox.mark_failed(settings, {first.request_id}, "again") == 0  # failed once only
+
+
+@pytest.mark.parametrize("query", ["  ", "x" * (MAX_QUERY_LENGTH + 1)])
+def test_a_blank_or_huge_request_is_refused_before_the_warehouse(make_settings, query):
+    settings = make_settings()
+    with pytest.raises(InputError, match=r"^an ingest request's artist is "):
+        app.request_ingest(settings, ["Fine", query], source="api")
+    assert not settings.home.exists()  # nothing queued, nothing created

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tests.pipeline.conftest import DT
 from tests.pipeline.test_dump_source import _dump_rows, _write_csv
 from tunelake.engines.vectors import NoVectors
+from tunelake.errors import InputError
 from tunelake.ids import derived_artist_id
 from tunelake.models import DEFAULT_VECTOR_FEATURES
+from tunelake.names import MAX_QUERY_LENGTH
 from tunelake.observability import StepFailed
 from tunelake.pipeline.progress import read_progress
 from tunelake.pipeline.resources import open_resources
-from tunelake.pipeline.run import run_pipeline
+from tunelake.pipeline.run import StageOptions, check_dt, run_pipeline
 from tunelake.report import rows_accounted
 from tunelake.validate import FEATURE_COLUMNS, REFERENCES, contract, validate_datasets
 
@@ -216,3 +219,20 @@ def test_a_spotify_songs_dump_without_artist_ids_runs_on_derived_ids(make_settin
     assert artists["Artist 3"] == derived_artist_id("Artist 3")
     assert related.num_rows == 12 * 10
     assert recorded is not None and recorded.derived == ("artist_id",)
+
+
+def test_a_dt_past_tomorrow_utc_is_refused_naming_today():
+    today = datetime.now(UTC).date()
+    check_dt(today + timedelta(days=1), "dt")  # already today east of UTC
+    with pytest.raises(InputError) as info:
+        check_dt(today + timedelta(days=2), "dt")
+    assert str(info.value) == (
+        f"dt {today + timedelta(days=2)} is in the future (today is {today}, UTC): give a "
+        f"date up to {today + timedelta(days=1)}"
+    )
+
+
+@pytest.mark.parametrize("query", ["", " \t", "y" * (MAX_QUERY_LENGTH + 1)])
+def test_a_run_of_a_blank_or_huge_artist_is_refused_before_it_starts(query):
+    with pytest.raises(InputError, match=r"^an artist to run is "):
+        StageOptions(queries=["Björk", query])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tunelake.names import MAX_QUERY_LENGTH
 from tunelake.sources.seeds import SeedsError, read_seeds
 
 
@@ -39,4 +40,27 @@ def test_a_csv_without_a_name_column_says_which_it_takes(tmp_path):
     path = tmp_path / "seeds.csv"
     path.write_text("country\nIS\n")
     with pytest.raises(SeedsError, match=r"seeds\.csv has no name column \(name, artist"):
+        read_seeds(path)
+
+
+def test_a_name_past_the_bound_is_named_with_its_line(tmp_path):
+    path = tmp_path / "seeds.txt"
+    path.write_text("# mine\nBjörk\n" + "x" * (MAX_QUERY_LENGTH + 1) + "\n")
+    with pytest.raises(SeedsError) as info:
+        read_seeds(path)
+    assert str(info.value).startswith(
+        f"seeds file {path}, line 3: a name of {MAX_QUERY_LENGTH + 1} characters; a name or id "
+        f"is at most {MAX_QUERY_LENGTH}"
+    )
+    path.write_text("Björk\n" + "x" * MAX_QUERY_LENGTH + "\n")
+    assert read_seeds(path) == ["Björk", "x" * MAX_QUERY_LENGTH]
+
+
+def test_a_csv_field_of_megabytes_is_named_with_its_line(tmp_path):
+    path = tmp_path / "seeds.csv"
+    path.write_text("name,country\nMúm,IS\n" + "y" * 5_000_000 + ",IS\n")
+    with pytest.raises(SeedsError, match=rf"^seeds file {path}, line 3: "):
+        read_seeds(path)
+    path.write_text("name,country\nMúm,IS\n" + "y" * 1000 + ",IS\n")
+    with pytest.raises(SeedsError, match=rf"^seeds file {path}, line 3: a name of 1,000 char"):
         read_seeds(path)

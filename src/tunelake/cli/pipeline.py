@@ -32,7 +32,8 @@ from tunelake.cli.common import (
     steps_table,
 )
 from tunelake.config import Settings
-from tunelake.errors import EX_USAGE, InputError
+from tunelake.errors import EX_USAGE
+from tunelake.names import checked_query
 from tunelake.pipeline.run import DERIVE_STEPS, STEPS
 from tunelake.sources.dump import parse_mapping
 from tunelake.sources.seeds import read_seeds
@@ -44,8 +45,12 @@ class _StepBars:
     def __init__(self, progress: Progress, steps: tuple[str, ...]):
         self._progress = progress
         self._tasks = {s: progress.add_task(s, total=None, start=False) for s in steps}
+        self.started = False
 
     def __call__(self, step: str, done: int, total: int) -> None:
+        if not self.started:  # at the first step: see _bars
+            self._progress.start()
+            self.started = True
         task = self._tasks[step]
         self._progress.start_task(task)
         self._progress.update(task, completed=done, total=max(total, 1))
@@ -59,8 +64,15 @@ def _bars(steps: tuple[str, ...]) -> Iterator[_StepBars]:
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=err, transient=False) as progress:
-        yield _StepBars(progress, steps)
+    # shown from the first step on: a command refused before its run starts (a bad file, a
+    # dt in the future) prints its error line alone, not under a set of empty bars
+    progress = Progress(*columns, console=err, transient=False)
+    bars = _StepBars(progress, steps)
+    try:
+        yield bars
+    finally:
+        if bars.started:  # stop() prints a newline even when nothing was shown
+            progress.stop()
 
 
 def _summary(result: use_cases.RunResult) -> None:
@@ -78,15 +90,12 @@ def _summary(result: use_cases.RunResult) -> None:
 def _queries(artist: list[str] | None, seeds: Path | None, settings: Settings) -> list[str] | None:
     """The artists given on the command line and in the seeds file; None when neither was
     given (the source's default seeds). An empty seeds file is an error, not the defaults."""
-    given = list(artist or [])
     seeds_file = seeds or settings.seeds_file
-    if seeds_file is None:
-        return given or None
     with errors():
-        from_file = read_seeds(seeds_file)
-        if not from_file:
-            raise InputError(f"seeds file {seeds_file} names no artist")
-    return given + from_file
+        given = [checked_query(a, "--artist") for a in artist or []]
+        if seeds_file is None:
+            return given or None
+        return given + read_seeds(seeds_file)
 
 
 def _delimiter(value: str | None) -> str | None:

@@ -23,6 +23,7 @@ from tunelake.cli.common import (
     steps_table,
 )
 from tunelake.errors import EX_USAGE, InputError
+from tunelake.sources.input_files import input_file
 
 
 def similar(
@@ -135,6 +136,6 @@ def sql(
 
 def _read_text(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        return input_file(path, "SQL file").read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read SQL file {path}: {exc}") from exc

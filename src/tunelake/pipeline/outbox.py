@@ -16,7 +16,7 @@ from typing import Any
 
 from tunelake.config import Settings
 from tunelake.errors import InputError
-from tunelake.names import normalise_name
+from tunelake.names import checked_query, normalise_name
 from tunelake.pipeline.resources import reading_warehouse, writing_warehouse
 from tunelake.sources.port import Resolution
 from tunelake.storage.warehouse.port import Warehouse
@@ -35,9 +35,9 @@ def queue(
     """Queue requests for artist names or ids; idempotent per normalised name (a query open
     already, in any case or spacing, returns its existing request). Returns one row per
     distinct query, in order."""
-    wanted = [q.strip() for q in queries]
-    if not wanted or not all(wanted):
-        raise InputError("an ingest request needs a non-empty artist name or id")
+    wanted = [checked_query(q, "an ingest request's artist") for q in queries]
+    if not wanted:
+        raise InputError("an ingest request needs an artist name or id")
     with writing_warehouse(settings) as warehouse:
         known = _open_requests(warehouse)
         new = [q for q in dict.fromkeys(wanted) if normalise_name(q) not in known]

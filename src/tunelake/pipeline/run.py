@@ -29,13 +29,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
 
 from tunelake.config import Settings
-from tunelake.errors import InputError
+from tunelake.errors import InputError, NotFound
+from tunelake.names import checked_query
 from tunelake.observability import RunRecord, RunRecorder, StepFailed, StepRecord
 from tunelake.pipeline import outbox, steps
 from tunelake.pipeline.inputs import read_curated, read_similarity
@@ -111,6 +112,24 @@ class StageOptions:
     holder: str | None = None
     """Who holds the locks, for the message another process gets."""
 
+    def __post_init__(self) -> None:
+        # here, so that a run from the CLI, the API or Dagster is refused before it starts,
+        # not at discovery, where a blank or huge name fails as a source's bug
+        for query in self.queries or ():
+            checked_query(query, "an artist to run")
+
+
+def _nothing_matched(asked: Sequence[str], step: StepRecord) -> NotFound:
+    if not asked:
+        return NotFound("no seed matched: no artist was asked for; give artist names or ids")
+    shown = ", ".join(repr(q) for q in list(dict.fromkeys(asked))[:3])
+    more = f" and {len(set(asked)) - 3} more" if len(set(asked)) > 3 else ""
+    found = step.details
+    return NotFound(
+        f"no seed matched: no artist found for {shown}{more} ({found['not_found']} not "
+        f"found, {found['ambiguous']} ambiguous); check the names, or give Spotify ids"
+    )
+
 
 def newest_curated(res: Resources) -> date | None:
     return max(res.lake.partitions("artists"), default=None)
@@ -170,6 +189,8 @@ class _Run:
             with self.step("discover") as step:
                 artist_ids = steps.discover(res, source, dt, asked, step)
                 outbox.record_outcomes(res.warehouse, read_progress(res.lake, dt).resolutions)
+                if not artist_ids:  # else the run goes on, and publishes an empty state
+                    raise _nothing_matched(asked, step)
             with self.recorder.step("extract") as step:
                 steps.extract(
                     res, source, dt, artist_ids, step, lambda d, t: self.progress("extract", d, t)
@@ -279,6 +300,17 @@ def _checked(stages: Sequence[str]) -> list[str]:
     return [s for s in STAGES if s in stages]  # always in the pipeline's order
 
 
+def check_dt(dt: date, what: str) -> None:
+    """A dt is a day whose data a run lands: one past tomorrow is a typo (tomorrow is allowed,
+    as it is today already in the time zones ahead of UTC)."""
+    today = datetime.now(UTC).date()
+    if dt > today + timedelta(days=1):
+        raise InputError(
+            f"{what} {dt} is in the future (today is {today}, UTC): give a date up to "
+            f"{today + timedelta(days=1)}"
+        )
+
+
 def run_stages(
     settings: Settings,
     dt: date,
@@ -290,6 +322,7 @@ def run_stages(
     which step failed (the record, and the report unless options say no, written either
     way); RunLocked at once if another process holds the dt."""
     ordered = _checked(stages)
+    check_dt(dt, "dt")
     options = options or StageOptions()
     holder = options.holder or f"{options.kind} for dt {dt}"
     with ExitStack() as held:
@@ -359,6 +392,8 @@ def backfill(
     raw data, without calling any API; each dt as its own run, under the current-state rule."""
     if end < start:
         raise InputError(f"backfill range is empty: {start} is after {end}")
+    check_dt(start, "backfill start")
+    check_dt(end, "backfill end")
     options = StageOptions(kind="backfill", dump_mapping=dump_mapping)
     return [
         run_stages(settings, dt, DERIVE_STAGES, options, progress)

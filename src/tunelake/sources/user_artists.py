@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from tunelake.errors import InputError
+from tunelake.sources.input_files import input_file
 
 COLUMNS = ("userID", "artistID", "weight")
 
@@ -25,6 +26,7 @@ class UserArtistsError(InputError):
 
 def read_user_artists(path: Path) -> pa.Table:
     """Columns user_id, artist_id (strings) and plays (int64 > 0), one row per line."""
+    input_file(path, "plays file", UserArtistsError)
     table = _read_tsv(path, {"userID": pa.int64(), "artistID": pa.int64(), "weight": pa.int64()})
     missing = [c for c in COLUMNS if c not in table.column_names]
     if missing:
@@ -69,8 +71,6 @@ def _read_tsv(
             parse_options=pacsv.ParseOptions(delimiter="\t", quote_char=False),
             convert_options=pacsv.ConvertOptions(column_types=types, include_columns=columns),
         )
-    except FileNotFoundError as exc:
-        raise UserArtistsError(f"no such plays file: {path}") from exc
     except OSError as exc:
         raise UserArtistsError(f"cannot read {path}: {exc}") from exc
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:

@@ -100,7 +100,9 @@ def test_an_empty_file_is_an_error(tmp_path):
 
 
 def test_a_directory_is_not_reported_as_missing(tmp_path):
-    with pytest.raises(DumpError, match=r"is a directory: give the CSV or Parquet file inside"):
+    with pytest.raises(
+        DumpError, match=r"is not a regular file \(a directory\): give a file inside it"
+    ):
         DumpSpec.parse(f"file:{tmp_path}")
     with pytest.raises(DumpError, match=r"does not exist"):
         DumpSpec.parse(f"file:{tmp_path / 'absent.csv'}")

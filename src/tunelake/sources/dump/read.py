@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 
 from tunelake.errors import InputError
 from tunelake.sources.errors import printable
+from tunelake.sources.input_files import input_file
 
 DELIMITERS = ",;\t|"
 _PARQUET_MAGIC = b"PAR1"
@@ -45,13 +46,9 @@ class DumpSpec:
         cls, source: str, mapping: Mapping[str, str] | None = None, delimiter: str | None = None
     ) -> DumpSpec:
         """`file:PATH` (the --source form) or a plain path."""
-        path = Path(source.removeprefix("file:")).expanduser()
-        if path.is_dir():
-            raise DumpError(
-                f"dataset dump {path} is a directory: give the CSV or Parquet file inside it"
-            )
-        if not path.is_file():
-            raise DumpError(f"dataset dump {path} does not exist")
+        path = input_file(
+            Path(source.removeprefix("file:")).expanduser(), "dataset dump", DumpError
+        )
         if delimiter is not None and (len(delimiter) != 1 or delimiter in '"\r\n'):
             raise DumpError(f"delimiter {delimiter!r} for {path} must be one character")
         return cls(path, dict(mapping or {}), delimiter)
