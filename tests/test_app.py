@@ -7,7 +7,7 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -154,8 +154,11 @@ def test_a_lock_left_by_a_killed_run_is_taken_over(settings: Settings) -> None:
 
 def test_backfill_walks_only_the_dts_that_have_raw_data(settings: Settings) -> None:
     app.run(settings, dt=DT)
-    results = app.backfill(settings, start=date(1, 1, 1), end=date(9999, 12, 31))
+    tomorrow = datetime.now(UTC).date() + timedelta(days=1)  # the latest dt taken
+    results = app.backfill(settings, start=date(1, 1, 1), end=tomorrow)
     assert [r.record.dt for r in results] == [DT]
+    with pytest.raises(InputError, match="backfill end 9999-12-31 is in the future"):
+        app.backfill(settings, start=date(1, 1, 1), end=date(9999, 12, 31))
     with pytest.raises(NotFound, match="nothing to backfill"):
         app.backfill(settings, start=date(2000, 1, 1), end=date(2000, 12, 31))
     with pytest.raises(InputError, match="empty"):
