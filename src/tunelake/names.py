@@ -1,4 +1,5 @@
-"""Name normalisation shared by discovery (exact match first) and the serving name index."""
+"""Artist names as every layer takes them: normalised for matching (discovery, the serving
+name index), and bounded in length wherever a user gives one."""
 
 from __future__ import annotations
 
