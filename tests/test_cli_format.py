@@ -140,3 +140,16 @@ def test_an_unknown_format_is_one_line(home: Path) -> None:
     done = tunelake(home, "lake", "info", "--format", "xml", code=EX_USAGE)
     assert done.stderr == "error: --format 'xml' is not one of table, csv, json\n"
     assert done.stdout == ""
+
+
+def test_a_piped_table_wider_than_80_columns_and_its_title_stay_whole(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # in process: the renderer itself, with a title wider than the rows (rich wraps a title
+    # to its table's width)
+    from tunelake.cli.common import Column, Rows, show
+
+    title = "a title " * 15
+    show("table", Rows([Column("id"), Column("n", right=True)], [("x" * 100, 1)], title=title))
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].strip() == title.strip() and "x" * 100 in lines[4]

@@ -216,10 +216,11 @@ def _print_table(table: Table, title: str | None) -> None:
     if out.is_terminal:
         out.print(table)  # fitted to the terminal: long values are cut or wrapped
         return
-    # Piped or redirected: as wide as the widest row (and the title), so that no value is cut
-    # at the 80 columns rich assumes without a terminal.
+    # Piped or redirected: as wide as the widest row, so that no value is cut at the 80
+    # columns rich assumes without a terminal; at least as wide as the title, which rich
+    # would otherwise wrap to the table's width.
+    table.min_width = cell_len(title or "")
     width = out.measure(table, options=out.options.update(width=_UNBOUNDED)).maximum
-    width = max(width, cell_len(title or ""))
     Console(file=out.file, width=width).print(table)
 
 
