@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -28,6 +31,11 @@ def test_trending_is_published_then_shown_and_plays_are_counted(tmp_path: Path) 
     assert "x" in published.output and "11" in published.output
     shown = cli.invoke(app, ["listening", "trending", "--home", str(home)])
     assert shown.exit_code == 0 and "11" in shown.output
+    as_json = cli.invoke(app, ["listening", "trending", "--format", "json", "--home", str(home)])
+    [x] = json.loads(as_json.stdout)
+    assert (x["artist_id"], x["plays"], x["rank"]) == ("x", 11, 1)
+    as_csv = cli.invoke(app, ["listening", "trending", "--format", "csv", "--home", str(home)])
+    assert next(csv.DictReader(io.StringIO(as_csv.stdout)))["plays"] == "11"
     counted = cli.invoke(app, ["listening", "plays", "x", "--home", str(home)])
     assert counted.exit_code == 0, counted.output
     assert counted.output.startswith("11 plays of x")

@@ -10,13 +10,10 @@ without migrating it and without creating the data directory.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any, TypeVar
 
 import pyarrow as pa
@@ -60,6 +57,7 @@ from tunelake.recommendations import (
     similar_by,
     user_recommendations,
 )
+from tunelake.render import csv_text, json_text
 from tunelake.storage.lake import Repaired, repair_lake
 from tunelake.storage.lake.housekeeping import TableInfo, Vacuumed
 from tunelake.storage.lake.legacy import Migrated, migrate
@@ -546,34 +544,11 @@ class SqlResult:
         columns = [c.to_pylist() for c in table.columns]
         return cls(list(table.column_names), list(zip(*columns, strict=True)), list(warnings))
 
-    def unique_columns(self) -> list[str]:
-        """The names with repeats made visible (name, name_1, …), for formats keyed by name."""
-        unique: list[str] = []
-        for name in self.columns:
-            candidate, n = name, 0
-            while candidate in unique:
-                n += 1
-                candidate = f"{name}_{n}"
-            unique.append(candidate)
-        return unique
-
     def to_csv(self) -> str:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(self.columns)
-        writer.writerows(self.rows)
-        return buffer.getvalue()
+        return csv_text(self.columns, self.rows)
 
     def to_json(self) -> str:
-        keys = self.unique_columns()
-        records = [dict(zip(keys, row, strict=True)) for row in self.rows]
-        return json.dumps(records, default=_json_value, ensure_ascii=False, indent=2)
-
-
-def _json_value(value: Any) -> Any:
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    return str(value)
+        return json_text(self.columns, self.rows)
 
 
 def sql(

@@ -4,7 +4,10 @@ them (`/artists/{id}/similar?by=`, `/users/{id}/recommendations`), so does the C
 
 from __future__ import annotations
 
+import csv
 import html
+import io
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -147,6 +150,11 @@ def test_cli_recommend(listened: Listened) -> None:
     assert got.exit_code == 0, got.output
     assert got.output.startswith("user-4: 8 artists played")
     assert got.output.count("\n") == 11
+    args = ["recommend", "--user", "user-4", "--home", str(listened.home), "--format"]
+    rows = json.loads(cli.invoke(cli_app, [*args, "json"]).stdout)
+    assert [r["rank"] for r in rows] == list(range(1, 11)) and isinstance(rows[0]["score"], float)
+    as_csv = list(csv.DictReader(io.StringIO(cli.invoke(cli_app, [*args, "csv"]).stdout)))
+    assert [r["artist_id"] for r in as_csv] == [r["artist_id"] for r in rows]
     missing = cli.invoke(cli_app, ["recommend", "--user", "ghost", "--home", str(listened.home)])
     assert missing.exit_code == 1 and "no plays of user 'ghost'" in missing.output
 

@@ -1,15 +1,20 @@
-"""What every command shares: the console, the common options, settings, one-line errors."""
+"""What every command shares: the console, the common options, settings, one-line errors,
+and the one renderer of tables (rich on a terminal, in full when piped, csv, json)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 import structlog
 import typer
+from rich.box import HEAVY_HEAD
+from rich.cells import cell_len
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -19,6 +24,7 @@ from tunelake.config import Settings, load_settings
 from tunelake.errors import EX_INTERRUPTED, EX_USAGE, TunelakeError, exit_code, root_cause
 from tunelake.observability import RunRecord, StepFailed, configure_logging
 from tunelake.redact import mask_urls_in
+from tunelake.render import csv_text, json_text
 
 out = Console()
 err = Console(stderr=True)
@@ -127,20 +133,112 @@ def parse_dt(value: str | None, option: str = "--dt") -> date:
         raise fail(f"{option} {value!r} is not a date of the form YYYY-MM-DD", EX_USAGE) from None
 
 
-def steps_table(record: RunRecord) -> Table:
-    table = Table(title=f"run {record.run_id} · dt {record.dt} · {record.status}")
-    for column in ("step", "status", "in", "out", "quarantined", "seconds", "error"):
-        table.add_column(
-            column, justify="left" if column in ("step", "status", "error") else "right"
-        )
-    for s in record.steps:
-        table.add_row(
-            s.step,
-            s.status,
-            str(s.rows_in),
-            str(s.rows_out),
-            str(s.rows_quarantined),
-            f"{s.duration_s:.2f}" if s.duration_s is not None else "",
-            escape(s.error or ""),
-        )
+FORMATS = ("table", "csv", "json")
+
+
+def _format_checked(value: str) -> str:
+    if value not in FORMATS:
+        raise fail(f"--format {value!r} is not one of table, csv, json", EX_USAGE)
+    return value
+
+
+FormatOpt = Annotated[
+    str,
+    typer.Option(
+        "--format",
+        help="table (piped or redirected: every value in full), csv (a header, a line per "
+        "row) or json (a list of objects, one per row)",
+        callback=_format_checked,
+    ),
+]
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    right: bool = False
+    """Right-justified in the table (numbers)."""
+    text: Callable[[Any], str] = _text
+    """How the table writes a value (csv and json keep the value itself)."""
+    shown: bool = True
+    """False: in csv and json only (the table says it in its title)."""
+
+
+@dataclass(frozen=True)
+class Rows:
+    """A table as data: the rows hold the values (numbers, dates, None), not their text."""
+
+    columns: Sequence[Column]
+    rows: Sequence[Sequence[Any]]
+    title: str | None = None
+    listing: bool = False
+    """A name-value listing: neither header nor borders."""
+
+
+def show(fmt: str, first: Rows, *more: Rows) -> None:
+    """Print tables in the --format asked for. csv and json hold the rows of all of them under
+    one header (the tables share their columns)."""
+    tables = (first, *more)
+    if fmt in ("csv", "json"):
+        names = [c.name for c in first.columns]
+        rows = [row for t in tables for row in t.rows]
+        text = csv_text(names, rows) if fmt == "csv" else json_text(names, rows) + "\n"
+        sys.stdout.write(text)
+        return
+    for t in tables:
+        _print_table(_rich_table(t), t.title)
+
+
+def _rich_table(rows: Rows) -> Table:
+    table = Table(
+        title=escape(rows.title) if rows.title else None,
+        show_header=not rows.listing,
+        box=None if rows.listing else HEAVY_HEAD,  # HEAVY_HEAD: rich's default
+    )
+    shown = [i for i, c in enumerate(rows.columns) if c.shown]
+    for i in shown:
+        column = rows.columns[i]
+        table.add_column(escape(column.name), justify="right" if column.right else "left")
+    for row in rows.rows:
+        table.add_row(*(escape(rows.columns[i].text(row[i])) for i in shown))
     return table
+
+
+# wider than any table: the measure of a table as wide as its widest row
+_UNBOUNDED = 1_000_000
+
+
+def _print_table(table: Table, title: str | None) -> None:
+    if out.is_terminal:
+        out.print(table)  # fitted to the terminal: long values are cut or wrapped
+        return
+    # Piped or redirected: as wide as the widest row, so that no value is cut at the 80
+    # columns rich assumes without a terminal; at least as wide as the title, which rich
+    # would otherwise wrap to the table's width.
+    table.min_width = cell_len(title or "")
+    width = out.measure(table, options=out.options.update(width=_UNBOUNDED)).maximum
+    Console(file=out.file, width=width).print(table)
+
+
+def steps_rows(record: RunRecord) -> Rows:
+    """A run's steps: `tunelake runs RUN_ID` and the summary of `run` print them."""
+    return Rows(
+        [
+            Column("step"),
+            Column("status"),
+            Column("in", right=True),
+            Column("out", right=True),
+            Column("quarantined", right=True),
+            Column("seconds", right=True, text=lambda v: "" if v is None else f"{v:.2f}"),
+            Column("error"),
+        ],
+        [
+            (s.step, s.status, s.rows_in, s.rows_out, s.rows_quarantined, s.duration_s, s.error)
+            for s in record.steps
+        ],
+        title=f"run {record.run_id} · dt {record.dt} · {record.status}",
+    )

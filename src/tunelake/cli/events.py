@@ -5,10 +5,20 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from tunelake import app as use_cases
-from tunelake.cli.common import Home, ProfileOpt, errors, out, parse_dt, settings_for
+from tunelake.cli.common import (
+    Column,
+    FormatOpt,
+    Home,
+    ProfileOpt,
+    Rows,
+    errors,
+    out,
+    parse_dt,
+    settings_for,
+    show,
+)
 
 app = typer.Typer(help="Listening events: simulator → broker → exactly once into Iceberg plays.")
 
@@ -89,23 +99,22 @@ def compact(
 
 
 @app.command("status")
-def status(home: Home = None, profile: ProfileOpt = None) -> None:
+def status(home: Home = None, profile: ProfileOpt = None, fmt: FormatOpt = "table") -> None:
     """The stream, the consumer's pending messages and lag, the last commit, files per day."""
     settings = settings_for(home, profile, reads_only=True)
     with errors():
         s = use_cases.events_status(settings)
     last = s.last_commit.isoformat(timespec="seconds") if s.last_commit else "never"
-    out.print(
-        f"stream {s.stream.stream} at {s.stream.url}: {s.stream.messages} messages "
-        f"(positions {s.stream.first_position}-{s.stream.last_position})\n"
-        f"consumer: position {s.position}, {s.pending} messages pending, lag {s.lag_seconds:.1f} s\n"
-        f"plays: {s.rows} rows, last commit {last}",
-        highlight=False,
-    )
-    table = Table("day", "files")
-    for day, files in s.files.items():
-        table.add_row(day.isoformat(), str(files))
-    out.print(table)
+    if fmt == "table":  # csv and json hold the files per day alone
+        out.print(
+            f"stream {s.stream.stream} at {s.stream.url}: {s.stream.messages} messages "
+            f"(positions {s.stream.first_position}-{s.stream.last_position})\n"
+            f"consumer: position {s.position}, {s.pending} messages pending, "
+            f"lag {s.lag_seconds:.1f} s\n"
+            f"plays: {s.rows} rows, last commit {last}",
+            highlight=False,
+        )
+    show(fmt, Rows([Column("day"), Column("files")], list(s.files.items())))
 
 
 @app.command("stop-broker")

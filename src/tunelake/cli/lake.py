@@ -6,44 +6,47 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from tunelake import app as use_cases
-from tunelake.cli.common import Home, ProfileOpt, errors, out, settings_for
+from tunelake.cli.common import (
+    Column,
+    FormatOpt,
+    Home,
+    ProfileOpt,
+    Rows,
+    errors,
+    out,
+    settings_for,
+    show,
+)
 
 app = typer.Typer(help="The lake's Iceberg tables: info, housekeeping, repair, migration.")
 
 
 @app.command("info")
-def lake_info(home: Home = None, profile: ProfileOpt = None) -> None:
+def lake_info(home: Home = None, profile: ProfileOpt = None, fmt: FormatOpt = "table") -> None:
     """Tables, snapshots, and the rows, data files and bytes of each current snapshot."""
     settings = settings_for(home, profile, reads_only=True)
     with errors():
         lake = use_cases.lake_info(settings)
-    out.print(f"lake {escape(lake.url)}, catalog {escape(lake.catalog_url)}", highlight=False)
-    table = Table()
-    for column in (
-        "table",
-        "snapshots",
-        "current snapshot",
-        "committed at",
-        "rows",
-        "files",
-        "bytes",
-    ):
-        table.add_column(column)
-    for i in lake.tables:
-        when = i.committed_at.isoformat(timespec="seconds") if i.committed_at else "-"
-        table.add_row(
-            i.name,
-            str(i.snapshots),
-            str(i.snapshot_id or "-"),
-            when,
-            str(i.rows),
-            str(i.files),
-            str(i.bytes),
+    if fmt == "table":  # csv and json hold the rows alone
+        out.print(
+            f"lake {escape(lake.url)}, catalog {escape(lake.catalog_url)}",
+            highlight=False,
+            soft_wrap=True,  # piped: a long URL is not wrapped at 80 columns
         )
-    out.print(table)
+    columns = [
+        Column("table"),
+        Column("snapshots"),
+        Column("current snapshot", text=lambda v: str(v or "-")),
+        Column("committed at", text=lambda v: v.isoformat(timespec="seconds") if v else "-"),
+        *map(Column, ("rows", "files", "bytes")),
+    ]
+    rows = [
+        (i.name, i.snapshots, i.snapshot_id, i.committed_at, i.rows, i.files, i.bytes)
+        for i in lake.tables
+    ]
+    show(fmt, Rows(columns, rows))
 
 
 @app.command("vacuum")

@@ -7,10 +7,19 @@ from datetime import datetime
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from tunelake import app as use_cases
-from tunelake.cli.common import Home, ProfileOpt, errors, out, settings_for
+from tunelake.cli.common import (
+    Column,
+    FormatOpt,
+    Home,
+    ProfileOpt,
+    Rows,
+    errors,
+    out,
+    settings_for,
+    show,
+)
 from tunelake.errors import InputError
 from tunelake.listening import Trending
 
@@ -33,6 +42,7 @@ def trending(
     ] = False,
     home: Home = None,
     profile: ProfileOpt = None,
+    fmt: FormatOpt = "table",
 ) -> None:
     """The trending artists: plays in the last hour against their usual rate."""
     settings = settings_for(home, profile, reads_only=not publish)
@@ -42,13 +52,22 @@ def trending(
             if publish
             else use_cases.trending_artists(settings)
         )
-    table = Table(title=f"trending at {found.computed_at:%Y-%m-%d %H:%M} UTC")
-    for column in ("rank", "artist", "plays", "usual", "score"):
-        table.add_column(column, justify="left" if column == "artist" else "right")
-    for a in found.artists:
-        name = a.name or a.artist_id
-        table.add_row(str(a.rank), name, str(a.plays), f"{a.usual_plays:.1f}", f"{a.score:.2f}")
-    out.print(table if found.artists else "nobody is trending: no artist above its usual rate")
+    if not found.artists and fmt == "table":
+        out.print("nobody is trending: no artist above its usual rate")
+        return
+    columns = [
+        Column("rank", right=True),
+        Column("artist_id", shown=False),
+        Column("artist"),
+        Column("plays", right=True),
+        Column("usual", right=True, text=lambda v: f"{v:.1f}"),
+        Column("score", right=True, text=lambda v: f"{v:.2f}"),
+    ]
+    rows = [
+        (a.rank, a.artist_id, a.name or a.artist_id, a.plays, a.usual_plays, a.score)
+        for a in found.artists
+    ]
+    show(fmt, Rows(columns, rows, title=f"trending at {found.computed_at:%Y-%m-%d %H:%M} UTC"))
 
 
 @app.command("plays")

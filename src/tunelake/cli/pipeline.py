@@ -11,25 +11,26 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from tunelake import app as use_cases
 from tunelake.cli.common import (
+    Column,
     DelimiterOpt,
     Dt,
     EngineOpt,
     Home,
     MapOpt,
     ProfileOpt,
+    Rows,
     SourceOpt,
     SparkMasterOpt,
     err,
     errors,
     fail,
-    out,
     parse_dt,
     settings_for,
-    steps_table,
+    show,
+    steps_rows,
 )
 from tunelake.config import Settings
 from tunelake.errors import EX_USAGE
@@ -76,13 +77,9 @@ def _bars(steps: tuple[str, ...]) -> Iterator[_StepBars]:
 
 
 def _summary(result: use_cases.RunResult) -> None:
-    out.print(steps_table(result.record))
-    totals = Table(show_header=False, box=None)
-    for name, value in result.counts.items():
-        totals.add_row(name, str(value))
-    for name, where in result.record.outputs.items():
-        totals.add_row(name, where)
-    out.print(totals)
+    show("table", steps_rows(result.record))
+    totals = [*result.counts.items(), *result.record.outputs.items()]
+    show("table", Rows([Column("name"), Column("value")], totals, listing=True))
     for warning in result.record.warnings:
         err.print(f"warning: {escape(warning)}", soft_wrap=True)
 
@@ -188,12 +185,9 @@ def ingest(
     if queue:
         with errors():
             requests = use_cases.request_ingest(settings, queries, source="cli")
-        table = Table(title="ingest requests")
-        for column in ("request_id", "query", "status", "created_at"):
-            table.add_column(column)
-        for r in requests:
-            table.add_row(str(r.request_id), escape(r.query), r.status, str(r.created_at))
-        out.print(table)
+        columns = [Column(c) for c in ("request_id", "query", "status", "created_at")]
+        rows = [(r.request_id, r.query, r.status, r.created_at) for r in requests]
+        show("table", Rows(columns, rows, title="ingest requests"))
         return
     _run_now(use_cases.ingest, settings, dt, queries, mapping, delimiter)
 

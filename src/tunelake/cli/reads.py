@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from tunelake import app as use_cases
 from tunelake.cli.common import (
+    Column,
+    FormatOpt,
     Home,
     ProfileOpt,
+    Rows,
     SparkMasterOpt,
     err,
     errors,
     fail,
     out,
     settings_for,
-    steps_table,
+    show,
+    steps_rows,
 )
 from tunelake.errors import EX_USAGE, InputError
 from tunelake.sources.input_files import input_file
@@ -30,18 +32,35 @@ def similar(
     name: Annotated[str, typer.Argument(help="Artist name (case and spacing do not matter) or id")],
     home: Home = None,
     profile: ProfileOpt = None,
+    fmt: FormatOpt = "table",
 ) -> None:
     """The artists most similar to NAME, from the serving store."""
     settings = settings_for(home, profile, reads_only=True)
     with errors():
         matches = use_cases.similar(settings, name)
-    for doc in matches:
-        table = Table(title=escape(f"like {doc.name} ({doc.artist_id})"))
-        for column in ("rank", "artist", "id", "distance"):
-            table.add_column(column)
-        for r in doc.related_artists:
-            table.add_row(str(r.rank), escape(r.name), r.artist_id, f"{r.distance:.4f}")
-        out.print(table)
+    # a table per artist called NAME; csv and json name it in the columns like_id and like
+    columns = [
+        Column("like_id", shown=False),
+        Column("like", shown=False),
+        Column("rank"),
+        Column("artist"),
+        Column("id"),
+        Column("distance", text=lambda v: f"{v:.4f}"),
+    ]
+    show(
+        fmt,
+        *(
+            Rows(
+                columns,
+                [
+                    (doc.artist_id, doc.name, r.rank, r.name, r.artist_id, r.distance)
+                    for r in doc.related_artists
+                ],
+                title=f"like {doc.name} ({doc.artist_id})",
+            )
+            for doc in matches
+        ),
+    )
 
 
 def runs(
@@ -51,48 +70,35 @@ def runs(
     home: Home = None,
     profile: ProfileOpt = None,
     limit: Annotated[int, typer.Option(help="How many runs")] = 20,
+    fmt: FormatOpt = "table",
 ) -> None:
     """Recent runs, newest first, one row each; with RUN_ID, that run's steps."""
     settings = settings_for(home, profile, reads_only=True)
     if run_id is not None:
         with errors():
             record = use_cases.run_detail(settings, run_id)
-        out.print(steps_table(record))
-        if record.error:
+        show(fmt, steps_rows(record))
+        if record.error and fmt == "table":  # csv and json hold the rows alone
             out.print(f"error: {escape(record.error)}", highlight=False, soft_wrap=True)
         return
     with errors():
         records = use_cases.recent_runs(settings, limit)
-    table = Table(title="runs")
-    for column in (
-        "run_id",
-        "dt",
-        "kind",
-        "status",
-        "started_at",
-        "seconds",
-        "quarantined",
-        "error",
-    ):
-        table.add_column(column)
-    for r in records:
-        table.add_row(
-            r.run_id,
-            str(r.dt),
-            r.kind or "",
-            r.status,
-            str(r.started_at or ""),
-            "" if r.duration_s is None else f"{r.duration_s:.1f}",
-            str(r.quarantined),
-            escape(r.error or ""),
-        )
-    out.print(table)
+    columns = [
+        *map(Column, ("run_id", "dt", "kind", "status", "started_at")),
+        Column("seconds", text=lambda v: "" if v is None else f"{v:.1f}"),
+        *map(Column, ("quarantined", "error")),
+    ]
+    rows = [
+        (r.run_id, r.dt, r.kind, r.status, r.started_at, r.duration_s, r.quarantined, r.error)
+        for r in records
+    ]
+    show(fmt, Rows(columns, rows, title="runs"))
 
 
 def sql(
     query: Annotated[str | None, typer.Argument(help="SQL over the lake's views")] = None,
     file: Annotated[Path | None, typer.Option("--file", help="Read the SQL from a file")] = None,
-    fmt: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+    fmt: FormatOpt = "table",
     as_of: Annotated[
         str | None,
         typer.Option(
@@ -110,8 +116,6 @@ def sql(
     quarantine_<dataset> for the rejected rows. Only SELECT (and EXPLAIN SELECT) runs: no
     statement can write or delete a file or change stored data. Tables that cannot be read
     are left out with a warning naming them."""
-    if fmt not in ("table", "csv", "json"):
-        raise fail("--format must be table, csv or json", EX_USAGE)
     if (query is None) == (file is None):
         raise fail("give the SQL as an argument or with --file, not both", EX_USAGE)
     settings = settings_for(home, profile, reads_only=True, spark_master=spark_master)
@@ -120,18 +124,7 @@ def sql(
         result = use_cases.sql(settings, text, as_of=as_of, engine=engine)
     for problem in result.warnings:
         err.print(f"[yellow]warning:[/] {escape(problem)}", highlight=False, soft_wrap=True)
-    if fmt == "csv":
-        sys.stdout.write(result.to_csv())
-        return
-    if fmt == "json":
-        sys.stdout.write(result.to_json() + "\n")
-        return
-    table = Table()
-    for column in result.columns:
-        table.add_column(escape(column))
-    for row in result.rows:
-        table.add_row(*(escape("" if v is None else str(v)) for v in row))
-    out.print(table)
+    show(fmt, Rows([Column(c) for c in result.columns], result.rows))
 
 
 def _read_text(path: Path) -> str:

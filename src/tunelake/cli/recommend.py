@@ -10,10 +10,21 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from tunelake import app as use_cases
-from tunelake.cli.common import EX_USAGE, Home, ProfileOpt, errors, fail, out, settings_for
+from tunelake.cli.common import (
+    EX_USAGE,
+    Column,
+    FormatOpt,
+    Home,
+    ProfileOpt,
+    Rows,
+    errors,
+    fail,
+    out,
+    settings_for,
+    show,
+)
 
 
 def evaluate(
@@ -46,18 +57,24 @@ def evaluate(
     if fmt == "json":
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
         return
-    table = Table(
-        title=f"{found.users} users, {found.artists} artists, {found.pairs} user-artist pairs; "
-        f"{found.held_out} held out ({found.holdout:.0%}, seed {found.seed})"
-    )
-    for column in ("method", f"recall@{k}", f"NDCG@{k}", f"genre precision@{k}", "build s"):
-        table.add_column(column, justify="left" if column == "method" else "right")
+    columns = [
+        Column("method"),
+        Column(f"recall@{k}", right=True, text=lambda v: f"{v:.4f}"),
+        Column(f"NDCG@{k}", right=True, text=lambda v: f"{v:.4f}"),
+        Column(f"genre precision@{k}", right=True),
+        Column("build s", right=True, text=lambda v: f"{v:.2f}"),
+    ]
+    rows = []
     for r in found.results:
         genre = "-" if r.genre_precision is None else f"{r.genre_precision:.3f}"
         if r.uses_genres and r.genre_precision is not None:
             genre += " (circular)"
-        table.add_row(r.method, f"{r.recall:.4f}", f"{r.ndcg:.4f}", genre, f"{r.build_seconds:.2f}")
-    out.print(table)
+        rows.append((r.method, r.recall, r.ndcg, genre, r.build_seconds))
+    title = (
+        f"{found.users} users, {found.artists} artists, {found.pairs} user-artist pairs; "
+        f"{found.held_out} held out ({found.holdout:.0%}, seed {found.seed})"
+    )
+    show("table", Rows(columns, rows, title=title))
     for method, why in found.skipped.items():
         out.print(f"{method}: not measured ({escape(why)})", highlight=False)
 
@@ -70,6 +87,7 @@ def recommend(
     ] = None,
     home: Home = None,
     profile: ProfileOpt = None,
+    fmt: FormatOpt = "table",
 ) -> None:
     """Artists a listener has not played, from their recent plays through the similarity."""
     if by is not None and by not in use_cases.SIMILARITY_METHODS:
@@ -79,6 +97,20 @@ def recommend(
     settings = settings_for(home, profile, reads_only=True)
     with errors():
         found = use_cases.user_recommendations(settings, user, k=k, method=by)  # type: ignore[arg-type]
+    if fmt != "table":  # the table is a line per artist, below a line on the listener
+        columns = [Column(c) for c in ("rank", "artist_id", "artist", "score", "because")]
+        rows = [
+            (
+                r.rank,
+                r.artist_id,
+                r.name,
+                r.score,
+                ", ".join(b.name or b.artist_id for b in r.because),
+            )
+            for r in found.artists
+        ]
+        show(fmt, Rows(columns, rows))
+        return
     out.print(
         f"{escape(found.user_id)}: {found.played_artists} artists played since "
         f"{found.since:%Y-%m-%d}; by {found.method}",
