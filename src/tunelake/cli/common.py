@@ -22,7 +22,7 @@ from rich.table import Table
 from tunelake import app as use_cases
 from tunelake.config import Settings, load_settings
 from tunelake.errors import EX_INTERRUPTED, EX_USAGE, TunelakeError, exit_code, root_cause
-from tunelake.observability import RunRecord, StepFailed, configure_logging
+from tunelake.observability import INTERRUPTED, RunRecord, StepFailed, configure_logging
 from tunelake.redact import mask_urls_in
 from tunelake.render import csv_text, json_text
 
@@ -92,12 +92,12 @@ def errors() -> Iterator[None]:
         yield
     except KeyboardInterrupt:
         log.info("command interrupted")
-        raise fail("interrupted (Ctrl-C)", EX_INTERRUPTED) from None
+        raise fail(INTERRUPTED, EX_INTERRUPTED) from None
     except StepFailed as exc:
         if isinstance(root_cause(exc), KeyboardInterrupt):  # Ctrl-C: not a bug
             run = f"run {exc.run.run_id} " if exc.run else ""
             log.info("command interrupted", step=exc.step)
-            raise fail(f"{run}interrupted (Ctrl-C) at step {exc.step}", EX_INTERRUPTED) from None
+            raise fail(f"{run}{INTERRUPTED} at step {exc.step}", EX_INTERRUPTED) from None
         log.error("command failed", error=str(exc), exc_info=True)
         raise fail(use_cases.failure_summary(exc), exit_code(exc)) from None
     except TunelakeError as exc:
