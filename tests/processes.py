@@ -1,11 +1,27 @@
-"""Several processes doing one thing at the same moment: the races of runs that start together
-(a Dagster backfill launches its runs so)."""
+"""Processes in tests: the tunelake command as a user starts it, and several processes doing
+one thing at the same moment (the races of runs that start together, as a Dagster backfill
+launches its runs)."""
 
 from __future__ import annotations
 
 import multiprocessing
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+
+
+def tunelake(home: Path, *args: str, **kwargs: object) -> subprocess.Popen[str]:
+    """`tunelake ARGS --home HOME` started in HOME's parent folder, its output in pipes."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "tunelake", *args, "--home", str(home)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=home.parent,
+        **kwargs,  # type: ignore[call-overload]
+    )
 
 
 def at_once(work: Callable[..., Any], *args: Any, count: int = 4) -> list[Any]:

@@ -7,28 +7,16 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.processes import tunelake
 from tunelake.errors import EX_INTERRUPTED, EX_USAGE
 from tunelake.names import MAX_QUERY_LENGTH
 
 pytestmark = pytest.mark.timeout(300)
-
-
-def tunelake(home: Path, *args: str, **kwargs: object) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tunelake", *args, "--home", str(home)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=home.parent,
-        **kwargs,  # type: ignore[call-overload]
-    )
 
 
 def refused(home: Path, *args: str) -> tuple[int, str]:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from datetime import date
 from pathlib import Path
@@ -13,6 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from tests.processes import tunelake
 from tunelake.datasets import ARTISTS
 from tunelake.errors import EX_INTERRUPTED, EX_USAGE
 from tunelake.storage.lake import open_lake
@@ -29,17 +28,6 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for dt in (date(2026, 11, 25), date(2026, 11, 26)):
         lake.write_partition("artists", dt, pa.Table.from_pylist(rows, ARTISTS.schema))
     return home
-
-
-def tunelake(home: Path, *args: str, **kwargs: object) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tunelake", *args, "--home", str(home)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=home.parent,
-        **kwargs,  # type: ignore[call-overload]
-    )
 
 
 def finished(home: Path, *args: str) -> tuple[int, str, str]:
