@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tunelake.config import Settings
-from tunelake.errors import NotFound
+from tunelake.errors import BackendUnavailable, NotFound, UserError
 from tunelake.observability import one_line
 from tunelake.pipeline.resources import lake_of, reading_serving, reading_warehouse
 from tunelake.redact import mask_url
@@ -26,6 +26,9 @@ class Check:
     ok: bool
     detail: str
     fix: str = ""
+    misconfigured: bool = False
+    """The setting itself cannot be used (the detail says how to fix it), whether or not
+    the backend runs."""
 
 
 _NOT_YET = "reachable; no tables yet (the first `tunelake run` creates them)"
@@ -110,6 +113,13 @@ def _backends(settings: Settings, roles: tuple[str, ...]) -> list[Check]:
             continue
         try:
             detail = probe(settings)
+        except UserError as exc:
+            if isinstance(exc, BackendUnavailable):
+                checks.append(
+                    Check(role, mask_url(target), False, one_line(exc), _FIXES[role](settings))
+                )
+            else:  # a bad URL, a damaged catalog: its message names the fix
+                checks.append(Check(role, mask_url(target), False, str(exc), misconfigured=True))
         except Exception as exc:  # every failure is a finding here, not a crash
             checks.append(
                 Check(role, mask_url(target), False, one_line(exc), _FIXES[role](settings))

@@ -82,7 +82,13 @@ def doctor(
     checks = use_cases.doctor(settings)
     out.print(f"profile [bold]{settings.profile}[/]", highlight=False)
     for c in checks:
-        mark = "[green]ok[/]         " if c.ok else "[red]unreachable[/]"
+        mark = (
+            "[green]ok[/]         "
+            if c.ok
+            else "[red]unusable[/]   "
+            if c.misconfigured
+            else "[red]unreachable[/]"
+        )
         line = f"{mark} {c.role:<9} {escape(c.target)}: {escape(c.detail)}"
         out.print(line, highlight=False, soft_wrap=True)
         if c.fix:

@@ -110,9 +110,10 @@ def open_resources(settings: Settings) -> Iterator[Resources]:
 
 def _require_file(url: str, what: str, settings: Settings) -> None:
     """An embedded store that does not exist yet has nothing to read: say so, create nothing."""
-    if url.startswith(SQLITE) and not Path(url.removeprefix(SQLITE)).is_file():
+    path = url.removeprefix(SQLITE).partition("?")[0]
+    if url.startswith(SQLITE) and not Path(path).is_file():
         raise NotFound(
-            f"no {what} at {url.removeprefix(SQLITE)}: nothing has run with data directory "
+            f"no {what} at {path}: nothing has run with data directory "
             f"{settings.home} yet (run `tunelake run`, or check --home / TUNELAKE_HOME)"
         )
 
@@ -120,9 +121,9 @@ def _require_file(url: str, what: str, settings: Settings) -> None:
 @contextmanager
 def reading_warehouse(settings: Settings) -> Iterator[Warehouse]:
     url = settings.resolved_warehouse_url
-    _require_file(url, "warehouse", settings)
-    warehouse = open_warehouse(url, read_only=True)
+    warehouse = open_warehouse(url, read_only=True)  # a bad URL: said before a missing file
     try:
+        _require_file(url, "warehouse", settings)
         yield warehouse
     finally:
         warehouse.close()
