@@ -23,6 +23,8 @@ def mask_url(url: str) -> str:
         password = parts.password
     except ValueError:
         return "(hidden: not a readable URL)"
+    if not parts.netloc and "@" in url:  # no URL, yet it may hold `user:password@`
+        return "(hidden: not a readable URL)"
     if password is None:
         return url
     host = parts.netloc.rpartition("@")[2]
