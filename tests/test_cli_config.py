@@ -105,6 +105,8 @@ def test_readers_and_maintenance_refuse_a_missing_data_directory(tmp_path: Path)
     for maintenance in ("migrate", "repair", "vacuum"):
         said = one_line(tunelake(tmp_path, "lake", maintenance, "--home", str(missing)), 1)
         assert f"no lake at {missing}/lake" in said
+    doctor = tunelake(tmp_path, "doctor", "--home", str(missing))  # a check, not a first run
+    assert doctor.returncode == 0 and "lake      " in doctor.stdout, doctor.stdout
     assert not missing.exists()
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from tunelake.config import Settings
 from tunelake.errors import BackendUnavailable, NotFound, UserError
 from tunelake.observability import one_line
-from tunelake.pipeline.resources import lake_of, reading_serving, reading_warehouse
+from tunelake.pipeline.resources import reading_lake, reading_serving, reading_warehouse
 from tunelake.redact import mask_url
 from tunelake.sources.dump import DumpSpec, read_dump
 
@@ -45,7 +45,10 @@ def _warehouse(settings: Settings) -> str:
 
 
 def _lake(settings: Settings) -> str:
-    lake = lake_of(settings)
+    try:
+        lake = reading_lake(settings)
+    except NotFound:  # the embedded folder: created by the first run, not by a check
+        return _NOT_YET
     return f"{len(lake.partitions('artists'))} artists partitions"
 
 

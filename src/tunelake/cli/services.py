@@ -78,7 +78,9 @@ def doctor(
 ) -> None:
     """Check every backend of the active profile: what is reachable, what is not, and the fix;
     with the spark engine, also java, pyspark, the master and its executors."""
-    settings = settings_for(home, profile, similarity_engine=engine, spark_master=spark_master)
+    settings = settings_for(
+        home, profile, reads_only=True, similarity_engine=engine, spark_master=spark_master
+    )
     checks = use_cases.doctor(settings)
     out.print(f"profile [bold]{settings.profile}[/]", highlight=False)
     for c in checks:
