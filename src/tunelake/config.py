@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -299,7 +300,7 @@ def _profile_values(name: str) -> dict[str, Any]:
     raise ConfigError(f"profile {name!r} is not defined; profiles: {listed}")
 
 
-def _problem(error: Any, given: dict[str, Any], secrets: str | None) -> str:
+def _problem(error: ErrorDetails, given: dict[str, Any], secrets: str | None) -> str:
     """One invalid value, named where it was set: the option, the environment variable, the
     secrets file or tunelake.toml's profile (file and key); its value unless secret."""
     field = str(error["loc"][0]) if error["loc"] else ""

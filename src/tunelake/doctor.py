@@ -116,17 +116,14 @@ def _backends(settings: Settings, roles: tuple[str, ...]) -> list[Check]:
             continue
         try:
             detail = probe(settings)
-        except UserError as exc:
-            if isinstance(exc, BackendUnavailable):
+        except Exception as exc:  # every failure is a finding here, not a crash
+            if isinstance(exc, UserError) and not isinstance(exc, BackendUnavailable):
+                # a bad URL, a damaged catalog: its message names the fix, not "start it"
+                checks.append(Check(role, mask_url(target), False, str(exc), misconfigured=True))
+            else:
                 checks.append(
                     Check(role, mask_url(target), False, one_line(exc), _FIXES[role](settings))
                 )
-            else:  # a bad URL, a damaged catalog: its message names the fix
-                checks.append(Check(role, mask_url(target), False, str(exc), misconfigured=True))
-        except Exception as exc:  # every failure is a finding here, not a crash
-            checks.append(
-                Check(role, mask_url(target), False, one_line(exc), _FIXES[role](settings))
-            )
         else:
             checks.append(Check(role, mask_url(target), True, detail))
     return checks

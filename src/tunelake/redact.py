@@ -12,6 +12,7 @@ import re
 from urllib.parse import urlsplit
 
 MASK = "***"
+_CREDENTIALS = re.compile(r":[^@\s]*@")
 _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"<>]+", re.IGNORECASE)
 
 
@@ -23,7 +24,7 @@ def mask_url(url: str) -> str:
         password = parts.password
     except ValueError:
         return "(hidden: not a readable URL)"
-    if not parts.netloc and "@" in url:  # no URL, yet it may hold `user:password@`
+    if not parts.scheme and _CREDENTIALS.search(url):  # no URL, yet `…:password@` in it
         return "(hidden: not a readable URL)"
     if password is None:
         return url
