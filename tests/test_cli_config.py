@@ -139,3 +139,16 @@ def test_a_writer_on_a_read_only_lake_or_home_is_one_line(tmp_path: Path) -> Non
         f"error: cannot write to the data directory {home}: it is read-only; give a writable "
         "folder with --home or TUNELAKE_HOME",
     ], done.stderr
+
+
+def test_a_corrupt_catalog_file_says_damaged_and_the_repair_not_server_down(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    (home / "lake").mkdir(parents=True)
+    (home / "lake" / "catalog.db").write_bytes(os.urandom(5000))
+    said = one_line(tunelake(tmp_path, "lake", "info", "--home", str(home)))
+    assert "catalog file" in said and "is damaged" in said and "`tunelake lake repair`" in said
+    doctor = tunelake(tmp_path, "doctor", "--home", str(home))
+    assert doctor.returncode == 1 and "unusable    lake" in doctor.stdout, doctor.stdout
+    assert "`tunelake lake repair`" in doctor.stdout and "writable" not in doctor.stdout
