@@ -48,6 +48,22 @@ def test_sql_as_of_a_time_sees_the_rows_before_a_backfill(home: Path) -> None:
     assert cli(home, "sql", count, "--format", "csv", "--as-of", before).split() == ["n", "7"]
 
 
+def test_sql_as_of_before_every_snapshot_names_the_oldest(home: Path) -> None:
+    lake = lake_of(home)
+    lake.write_partition("top_tracks", DT, top_tracks(1, rows=7))
+    oldest = lake.oldest_snapshot_time()
+    assert oldest is not None
+    done = CliRunner().invoke(
+        app,
+        ["sql", "SELECT count(*) FROM top_tracks", "--as-of", "1970-01-01", "--home", str(home)],
+    )
+    assert done.exit_code == 2, done.output
+    assert done.output.startswith("error: --as-of 1970-01-01T00:00:00"), done.output
+    assert "the lake has no snapshot at or before that time; its oldest snapshot is from " + (
+        oldest.astimezone().isoformat(timespec="seconds")
+    ) in " ".join(done.output.split())
+
+
 def test_lake_info_and_vacuum(home: Path) -> None:
     lake = lake_of(home)
     for seed in range(3):

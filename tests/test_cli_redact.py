@@ -32,6 +32,9 @@ def test_every_url_in_a_text_is_masked() -> None:
     assert "s3://bucket/x" in masked and "https://example.org/a?b=c" in masked
     assert mask_urls_in("no url here") == "no url here"
     assert mask_url("http://[::1") == "(hidden: not a readable URL)"
+    # no scheme, so no URL parser finds the password (doctor printed such a setting whole)
+    assert mask_url(f"not a url :{PASSWORD}@") == "(hidden: not a readable URL)"
+    assert mask_url("/home/me@corp/lake") == "/home/me@corp/lake"
 
 
 @pytest.mark.parametrize(

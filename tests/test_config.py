@@ -81,5 +81,39 @@ def test_bad_values_are_clear(monkeypatch):
 
 def test_an_unknown_vector_feature_fails_before_any_work(monkeypatch):
     monkeypatch.setenv("TUNELAKE_VECTOR_FEATURES", '["energy", "bogus"]')
-    with pytest.raises(ConfigError, match=r"vector_features: .*unknown: \['bogus'\]"):
+    with pytest.raises(
+        ConfigError, match=r"vector_features \(TUNELAKE_VECTOR_FEATURES\): .*unknown: \['bogus'\]"
+    ):
         load_settings()
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("[profiles]\nlocal = 5\n", r"tunelake.toml: profiles.local must be a table"),
+        ("[profiles\n", r"tunelake.toml is not valid TOML: Expected ']'"),
+        (
+            '[profiles.local]\nconcurrency = "x"\n',
+            r"concurrency \(\[profiles.local\] of .*tunelake.toml\): Input should be a valid "
+            r"integer.*\(got 'x'\)",
+        ),
+        (
+            "[profiles.local]\nvector_features = 5\n",
+            r"vector_features \(\[profiles.local\] of .*tunelake.toml\): .*valid tuple",
+        ),
+    ],
+)
+def test_a_bad_profile_names_the_file_and_the_key(tmp_path, text, says):
+    _toml(tmp_path, text)
+    with pytest.raises(ConfigError, match=says):
+        load_settings()
+
+
+def test_a_bad_secret_is_named_but_not_shown(tmp_path, monkeypatch):
+    monkeypatch.setenv("TUNELAKE_CONCURRENCY", "0")
+    monkeypatch.setenv("TUNELAKE_SPOTIFY_CLIENT_SECRET", "5")
+    with pytest.raises(ConfigError, match=r"concurrency \(TUNELAKE_CONCURRENCY\):.*got '0'"):
+        load_settings(api_token=["planted-secret"])
+    with pytest.raises(ConfigError) as raised:
+        load_settings(api_token=["planted-secret"])
+    assert "planted-secret" not in str(raised.value)

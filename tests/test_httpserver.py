@@ -70,8 +70,15 @@ def tunelake(*args: str) -> subprocess.CompletedProcess[str]:
         (["serve", "--host", "999.1.1.1"], "cannot listen on 999.1.1.1:8080"),
         (["catalog", "serve", "--port", "99999"], "the catalog server cannot listen on port"),
         (["catalog", "serve", "--host", "999.1.1.1"], "cannot listen on 999.1.1.1:0"),
-        (["catalog", "serve", "--error-5xx", "5"], "--error-5xx: Input should be less than"),
-        (["catalog", "serve", "--drop", "-0.5"], "--drop: Input should be greater than"),
+        (
+            ["catalog", "serve", "--error-5xx", "5"],
+            "--error-5xx 5.0: Input should be less than or equal to 1 (valid: from 0.0 to 1.0)",
+        ),
+        (["catalog", "serve", "--drop", "-0.5"], "--drop -0.5: Input should be greater than"),
+        (
+            ["catalog", "serve", "--artists", "0"],
+            "--artists 0: Input should be greater than or equal to 1 (valid: from 1)",
+        ),
     ],
 )
 def test_the_servers_refuse_where_they_cannot_listen_in_one_line(

@@ -40,11 +40,11 @@ from tunelake.observability import RunRecord, StepFailed, one_line, records_from
 from tunelake.pipeline import outbox
 from tunelake.pipeline import run as pipeline
 from tunelake.pipeline.resources import (
-    lake_of,
     lake_options,
     reading_lake,
     reading_serving,
     reading_warehouse,
+    require_lake,
 )
 from tunelake.pipeline.run import RunResult, StageOptions, StepProgress
 from tunelake.recommendations import (  # the recommendation use cases; re-exported here
@@ -602,12 +602,13 @@ def lake_vacuum(settings: Settings, *, retention_days: float | None = None) -> l
 
 def lake_repair(settings: Settings) -> Repaired:
     """Rebuild the lake's catalog from the tables' newest readable metadata files."""
+    require_lake(settings)
     return repair_lake(settings.resolved_lake_url, lake_options(settings))
 
 
 def lake_migrate(settings: Settings) -> Migrated:
     """Rebuild a lake of the pre-Iceberg layout as Iceberg tables (equal counts checked)."""
-    return migrate(lake_of(settings, allow_legacy=True))
+    return migrate(reading_lake(settings, allow_legacy=True))
 
 
 # Checks -----------------------------------------------------------------------------------

@@ -13,7 +13,9 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
+from dotenv import dotenv_values
 from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -267,11 +269,22 @@ def profiles() -> dict[str, dict[str, Any]]:
     path = _config_path()
     if path is None:
         return {}
-    with path.open("rb") as f:
-        data = tomllib.load(f)
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path} cannot be read: {exc.strerror}") from None
     table = data.get("profiles", {})
     if not isinstance(table, dict):
         raise ConfigError(f"{path}: [profiles] must be a table of tables")
+    for name, profile in table.items():
+        if not isinstance(profile, dict):
+            raise ConfigError(
+                f"{path}: profiles.{name} must be a table ([profiles.{name}] with one "
+                "setting a line), not a single value"
+            )
     return table
 
 
@@ -283,6 +296,29 @@ def _profile_values(name: str) -> dict[str, Any]:
         return {}
     listed = ", ".join(sorted(known)) or "none (no tunelake.toml here)"
     raise ConfigError(f"profile {name!r} is not defined; profiles: {listed}")
+
+
+def _problem(error: ErrorDetails, given: dict[str, Any], secrets: str | None) -> str:
+    """One invalid value, named where it was set: the option, the environment variable, the
+    secrets file or tunelake.toml's profile (file and key); its value unless secret."""
+    field = str(error["loc"][0]) if error["loc"] else ""
+    where = ".".join(map(str, error["loc"])) or "settings"
+    env = f"TUNELAKE_{field.upper()}"
+    if field in given:
+        pass
+    elif env in {k.upper() for k in os.environ}:
+        where = f"{where} ({env})"
+    elif secrets and env in {k.upper() for k in dotenv_values(secrets)}:
+        where = f"{where} ({env} in {secrets})"
+    else:
+        profile = _active_profile(given)
+        path = config_file()
+        if path is not None and field in profiles().get(profile, {}):
+            where = f"{where} ([profiles.{profile}] of {path})"
+    info = Settings.model_fields.get(field)
+    secret = info is not None and "SecretStr" in str(info.annotation)
+    shown = "" if secret or "input" not in error else f" (got {error['input']!r})"
+    return f"{where}: {error['msg']}{shown}"
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -302,9 +338,7 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(_env_file=secrets, **given)  # type: ignore[call-arg]
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
-        )
+        problems = "; ".join(_problem(e, given, secrets) for e in exc.errors())
         raise ConfigError(f"invalid settings: {problems}") from exc
     except ValueError as exc:
         if isinstance(exc, ConfigError):

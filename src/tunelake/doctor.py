@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tunelake.config import Settings
-from tunelake.errors import NotFound
+from tunelake.errors import BackendUnavailable, NotFound, UserError
 from tunelake.observability import one_line
-from tunelake.pipeline.resources import lake_of, reading_serving, reading_warehouse
+from tunelake.pipeline.resources import reading_lake, reading_serving, reading_warehouse
 from tunelake.redact import mask_url
 from tunelake.sources.dump import DumpSpec, read_dump
 
@@ -26,6 +26,9 @@ class Check:
     ok: bool
     detail: str
     fix: str = ""
+    misconfigured: bool = False
+    """The setting itself cannot be used (the detail says how to fix it), whether or not
+    the backend runs."""
 
 
 _NOT_YET = "reachable; no tables yet (the first `tunelake run` creates them)"
@@ -42,7 +45,10 @@ def _warehouse(settings: Settings) -> str:
 
 
 def _lake(settings: Settings) -> str:
-    lake = lake_of(settings)
+    try:
+        lake = reading_lake(settings)
+    except NotFound:  # the embedded folder: created by the first run, not by a check
+        return _NOT_YET
     return f"{len(lake.partitions('artists'))} artists partitions"
 
 
@@ -111,9 +117,13 @@ def _backends(settings: Settings, roles: tuple[str, ...]) -> list[Check]:
         try:
             detail = probe(settings)
         except Exception as exc:  # every failure is a finding here, not a crash
-            checks.append(
-                Check(role, mask_url(target), False, one_line(exc), _FIXES[role](settings))
-            )
+            if isinstance(exc, UserError) and not isinstance(exc, BackendUnavailable):
+                # a bad URL, a damaged catalog: its message names the fix, not "start it"
+                checks.append(Check(role, mask_url(target), False, str(exc), misconfigured=True))
+            else:
+                checks.append(
+                    Check(role, mask_url(target), False, one_line(exc), _FIXES[role](settings))
+                )
         else:
             checks.append(Check(role, mask_url(target), True, detail))
     return checks

@@ -12,6 +12,7 @@ import re
 from urllib.parse import urlsplit
 
 MASK = "***"
+_CREDENTIALS = re.compile(r":[^@\s]*@")
 _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"<>]+", re.IGNORECASE)
 
 
@@ -22,6 +23,8 @@ def mask_url(url: str) -> str:
         parts = urlsplit(url)
         password = parts.password
     except ValueError:
+        return "(hidden: not a readable URL)"
+    if not parts.scheme and _CREDENTIALS.search(url):  # no URL, yet `…:password@` in it
         return "(hidden: not a readable URL)"
     if password is None:
         return url

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from typing import Annotated
 
 import typer
-from pydantic import SecretStr, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from tunelake.cli.common import errors, out
 from tunelake.errors import InputError
@@ -24,16 +24,40 @@ _OPTION_OF = {"n_artists": "--artists", "profile": "--api-profile"}
 
 @contextmanager
 def _named_by_option() -> Iterator[None]:
-    """A value out of its range (e.g. a fraction above 1): one line naming its option."""
+    """A value out of its range (e.g. a fraction above 1): one line naming its option, the
+    value given and the range it must be in."""
+    from tunelake.sources.catalog.options import CatalogOptions, FaultOptions
+
     try:
         yield
     except ValidationError as exc:
+        model = FaultOptions if exc.title == FaultOptions.__name__ else CatalogOptions
         said = "; ".join(
-            f"{_OPTION_OF.get(str(e['loc'][-1]), '--' + str(e['loc'][-1]).replace('_', '-'))}: "
-            f"{e['msg']}"
+            f"{_OPTION_OF.get(str(e['loc'][-1]), '--' + str(e['loc'][-1]).replace('_', '-'))} "
+            f"{e['input']}: {e['msg']}{_range(model, str(e['loc'][-1]))}"
             for e in exc.errors()
         )
         raise InputError(f"catalog serve: {said}") from None
+
+
+def _range(model: type[BaseModel], field: str) -> str:
+    """The bounds of model's field, as ` (valid: from 0.0 to 1.0)`; "" if it has none."""
+    info = model.model_fields.get(field)
+    bounds = {
+        key: getattr(rule, key)
+        for rule in (info.metadata if info else [])
+        for key in ("ge", "gt", "le")
+        if getattr(rule, key, None) is not None
+    }
+    low = (
+        f"from {bounds['ge']}"
+        if "ge" in bounds
+        else f"above {bounds['gt']}"
+        if "gt" in bounds
+        else ""
+    )
+    high = f"to {bounds['le']}" if "le" in bounds else ""
+    return f" (valid: {' '.join(filter(None, (low, high)))})" if bounds else ""
 
 
 @app.command("serve")

@@ -61,7 +61,7 @@ def lake_vacuum(
     profile: ProfileOpt = None,
 ) -> None:
     """Expire old snapshots (the newest is always kept) and delete files nothing references."""
-    settings = settings_for(home, profile)
+    settings = settings_for(home, profile, reads_only=True)  # maintenance creates no home
     with errors():
         done = use_cases.lake_vacuum(settings, retention_days=retention_days)
     for v in done:
@@ -76,7 +76,7 @@ def lake_vacuum(
 def lake_repair(home: Home = None, profile: ProfileOpt = None) -> None:
     """Rebuild the catalog from the tables' newest readable metadata files (a damaged
     catalog.db is kept aside)."""
-    settings = settings_for(home, profile)
+    settings = settings_for(home, profile, reads_only=True)  # maintenance creates no home
     with errors():
         done = use_cases.lake_repair(settings)
     if done.catalog_kept_as:
@@ -89,7 +89,7 @@ def lake_repair(home: Home = None, profile: ProfileOpt = None) -> None:
 @app.command("migrate")
 def lake_migrate(home: Home = None, profile: ProfileOpt = None) -> None:
     """Rebuild a lake of the pre-Iceberg layout (dt=…/_manifest.json) as Iceberg tables."""
-    settings = settings_for(home, profile)
+    settings = settings_for(home, profile, reads_only=True)  # maintenance creates no home
     with errors():
         done = use_cases.lake_migrate(settings)
     for name, rows in sorted(done.rows.items()):

@@ -90,7 +90,9 @@ def doctor(
 ) -> None:
     """Check every backend of the active profile: what is reachable, what is not, and the fix;
     with the spark engine, also java, pyspark, the master and its executors."""
-    settings = settings_for(home, profile, similarity_engine=engine, spark_master=spark_master)
+    settings = settings_for(
+        home, profile, reads_only=True, similarity_engine=engine, spark_master=spark_master
+    )
     checks = use_cases.doctor(settings)
     if fmt != "table":  # the table is a line per check (and its fix), below the profile
         columns = [Column(c) for c in ("role", "target", "ok", "detail", "fix")]
@@ -104,7 +106,13 @@ def doctor(
 def _check_lines(profile: str, checks: list[use_cases.Check]) -> None:
     out.print(f"profile [bold]{profile}[/]", highlight=False)
     for c in checks:
-        mark = "[green]ok[/]         " if c.ok else "[red]unreachable[/]"
+        mark = (
+            "[green]ok[/]         "
+            if c.ok
+            else "[red]unusable[/]   "
+            if c.misconfigured
+            else "[red]unreachable[/]"
+        )
         line = f"{mark} {c.role:<9} {escape(c.target)}: {escape(c.detail)}"
         out.print(line, highlight=False, soft_wrap=True)
         if c.fix:

@@ -117,6 +117,8 @@ class SqlEngine:
             self._as_of = lake.snapshot_time(as_of) if isinstance(as_of, int) else as_of
         except LakeError as exc:
             raise SqlError(str(exc)) from None
+        if self._as_of is not None:
+            _check_travel(lake, self._as_of)
         # Never reach for the network to install or load an extension.
         self._con = duckdb.connect(
             config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
@@ -257,6 +259,24 @@ class SqlEngine:
 
     def close(self) -> None:
         self._con.close()
+
+
+def _check_travel(lake: Lake, as_of: datetime) -> None:
+    """A time before every snapshot the lake keeps would show no table at all, and a query
+    would fail as if the tables did not exist: say so, with the earliest time there is."""
+    oldest = lake.oldest_snapshot_time()
+    if oldest is not None and as_of >= oldest:
+        return
+    since = (
+        f"its oldest snapshot is from {oldest.astimezone().isoformat(timespec='seconds')} "
+        "(runs expire the snapshots older than lake_snapshot_retention_days)"
+        if oldest is not None
+        else "it has none yet (run `tunelake run`)"
+    )
+    raise SqlError(
+        f"--as-of {as_of.isoformat(timespec='seconds')}: the lake has no snapshot at or "
+        f"before that time; {since}"
+    )
 
 
 def parse_as_of(text: str | None) -> AsOf | None:

@@ -8,6 +8,7 @@ creates the data directory: a mistyped `--home` is an error, not a new empty dir
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -79,6 +80,17 @@ def _make_home(settings: Settings) -> None:
             f"cannot use {settings.home} as the data directory: {exc.strerror}; "
             "give a writable folder with --home or TUNELAKE_HOME"
         ) from exc
+    _require_writable(settings.home, "the data directory", "--home or TUNELAKE_HOME")
+
+
+def _require_writable(folder: Path, what: str, setting: str) -> None:
+    """A writer's folder that exists read-only (permissions, a read-only mount): said at
+    once, not as a database file that "cannot be opened" halfway through."""
+    if folder.is_dir() and not os.access(folder, os.W_OK):
+        raise UserError(
+            f"cannot write to {what} {folder}: it is read-only; give a writable folder "
+            f"with {setting}"
+        )
 
 
 @contextmanager
@@ -102,6 +114,9 @@ def open_resources(settings: Settings) -> Iterator[Resources]:
         warehouse = open_warehouse(settings.resolved_warehouse_url)
         stack.callback(warehouse.close)
         warehouse.migrate()
+        lake_url = settings.resolved_lake_url.removeprefix("file://")
+        if "://" not in lake_url:
+            _require_writable(Path(lake_url), "the lake", "TUNELAKE_LAKE_URL (or --home)")
         lake = lake_of(settings)
         store = serving_of(settings)
         stack.callback(store.close)
@@ -110,9 +125,10 @@ def open_resources(settings: Settings) -> Iterator[Resources]:
 
 def _require_file(url: str, what: str, settings: Settings) -> None:
     """An embedded store that does not exist yet has nothing to read: say so, create nothing."""
-    if url.startswith(SQLITE) and not Path(url.removeprefix(SQLITE)).is_file():
+    path = url.removeprefix(SQLITE).partition("?")[0]
+    if url.startswith(SQLITE) and not Path(path).is_file():
         raise NotFound(
-            f"no {what} at {url.removeprefix(SQLITE)}: nothing has run with data directory "
+            f"no {what} at {path}: nothing has run with data directory "
             f"{settings.home} yet (run `tunelake run`, or check --home / TUNELAKE_HOME)"
         )
 
@@ -120,9 +136,9 @@ def _require_file(url: str, what: str, settings: Settings) -> None:
 @contextmanager
 def reading_warehouse(settings: Settings) -> Iterator[Warehouse]:
     url = settings.resolved_warehouse_url
-    _require_file(url, "warehouse", settings)
-    warehouse = open_warehouse(url, read_only=True)
+    warehouse = open_warehouse(url, read_only=True)  # a bad URL: said before a missing file
     try:
+        _require_file(url, "warehouse", settings)
         yield warehouse
     finally:
         warehouse.close()
@@ -138,11 +154,28 @@ def reading_serving(settings: Settings) -> Iterator[ServingStore]:
         store.close()
 
 
-def reading_lake(settings: Settings) -> IcebergLake:
+def reading_lake(settings: Settings, *, allow_legacy: bool = False) -> IcebergLake:
+    """The lake for a reader or a maintenance command (vacuum, migrate), which never creates it."""
+    require_lake(settings)
+    return lake_of(settings, allow_legacy=allow_legacy)
+
+
+def require_lake(settings: Settings) -> None:
+    """A local lake that does not exist has nothing to read or maintain: say so, create nothing."""
     url = settings.resolved_lake_url
-    if "://" not in url and not Path(url).is_dir():
+    if "://" not in url and not Path(url).exists():  # a file: open_lake says it is no folder
         raise NotFound(
             f"no lake at {url}: nothing has run with data directory {settings.home} yet "
             "(run `tunelake run`, or check --home / TUNELAKE_HOME)"
         )
-    return lake_of(settings)
+
+
+def require_data_directory(settings: Settings) -> None:
+    """A server of the embedded stores on a data directory that does not exist (a mistyped
+    --home) refuses to start, rather than answering "nothing published" forever."""
+    embedded = None in (settings.warehouse_url, settings.lake_url, settings.serving_url)
+    if embedded and not settings.home.is_dir():
+        raise NotFound(
+            f"data directory {settings.home} does not exist: run `tunelake run` first "
+            "(or check --home / TUNELAKE_HOME)"
+        )

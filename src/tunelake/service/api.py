@@ -14,6 +14,7 @@ from fastapi.responses import Response
 
 from tunelake import httpserver
 from tunelake.config import Settings
+from tunelake.pipeline.resources import require_data_directory
 from tunelake.service import chat, dashboard, listening, problems, recommend, routes
 from tunelake.service.limits import LimitBody
 from tunelake.service.metrics import Metrics, ObserveRequests
@@ -66,6 +67,7 @@ def serve(
     on_ready: Callable[[str], None] | None = None,
 ) -> None:
     """Serve until interrupted; `on_ready(base_url)` once listening (port 0: a free one)."""
+    require_data_directory(settings)
     app = create_app(settings)
     try:
         httpserver.serve(app, httpserver.bind(host, port, "tunelake serve"), on_ready)

@@ -414,6 +414,7 @@ def test_a_new_column_is_a_schema_evolution_with_stable_field_ids(lake: IcebergL
 
 
 def test_files_as_of_a_time_are_that_snapshot_s(lake: IcebergLake) -> None:
+    assert lake.oldest_snapshot_time() is None
     before_any = datetime.now(UTC)
     first = lake.write_partition("top_tracks", DT, top_tracks(1))
     between = datetime.now(UTC)
@@ -428,6 +429,8 @@ def test_files_as_of_a_time_are_that_snapshot_s(lake: IcebergLake) -> None:
     assert lake.snapshot_time(current.snapshot_id) >= between
     with pytest.raises(LakeError, match="no table of the lake has a snapshot 42"):
         lake.snapshot_time(42)
+    oldest = lake.oldest_snapshot_time()
+    assert oldest is not None and before_any - timedelta(seconds=1) < oldest <= between
 
 
 def test_vacuum_expires_old_snapshots_and_their_files(lake: IcebergLake) -> None:

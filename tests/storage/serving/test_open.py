@@ -28,6 +28,8 @@ def _closed_port_is_closed() -> None:
         ("sqlite://", "sqlite:///path/serving.db"),
         ("dynamodb://ab?endpoint_url=http://127.0.0.1:1", "3-255 characters"),
         ("redis://127.0.0.1:6379/0?prefix=", "prefix must not be empty"),
+        # redis-py would use database 0 (and whatever Redis answers there)
+        ("redis://127.0.0.1:1/notanint", "the database 'notanint' is not a number"),
     ],
 )
 def test_unusable_urls_are_refused(url: str, message: str) -> None:

@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from tunelake.datasets import ARTISTS, AUDIO_FEATURES, RELATED_ARTISTS, TOP_TRACKS, TRACKS
+from tunelake.errors import ConfigError
 from tunelake.storage.warehouse import SqlWarehouse, WarehouseUnavailable, open_warehouse
 from tunelake.storage.warehouse.schema import BULK_TABLES, arrow_schema
 from tunelake.storage.warehouse.sql import _ATTEMPTS
@@ -131,19 +132,45 @@ def test_bad_ingest_requests_and_run_records_get_a_clear_error(warehouse: SqlWar
 @pytest.mark.parametrize(
     ("url", "message"),
     [
-        (f"not a url :{PASSWORD}@", "not a warehouse URL; expected one like sqlite:///"),
-        ("oracle://scott@db/x", "unsupported warehouse database 'oracle'"),
+        (
+            f"not a url :{PASSWORD}@",
+            "TUNELAKE_WAREHOUSE_URL is not a database URL .* like sqlite:///",
+        ),
+        (
+            f"oracle+cx://scott:{PASSWORD}@db/x",
+            r"TUNELAKE_WAREHOUSE_URL oracle\+cx://scott:\*\*\*@db/x: unsupported database "
+            "'oracle'; supported: SQLite, MariaDB/MySQL and PostgreSQL",
+        ),
         (
             "mysql+mysqldb://root@127.0.0.1/test",
             r"driver 'mysqldb' is not supported for mysql: use mysql\+pymysql://",
         ),
         ("postgresql+psycopg2://u@h/db", r"use postgresql\+psycopg://"),
+        # silently dropped by SQLAlchemy's SQLite dialect
+        ("sqlite:///x.db?ssl_ca=/nope", "unknown query option.* ssl_ca for sqlite; known: uri"),
+        # a traceback from PyMySQL / libpq's "invalid connection option" at the first connection
+        (f"mysql+pymysql://u:{PASSWORD}@h/db?foo=1", "unknown query option.* foo for mysql"),
+        (f"postgresql://u:{PASSWORD}@h/db?foo=1", "unknown query option.* foo for postgresql"),
+        (f"mysql+pymysql://u:{PASSWORD}@h/db?ssl_ca=/nope", "ssl_ca=/nope: no such file"),
+        (f"postgresql://u:{PASSWORD}@h/db?sslrootcert=/nope", "sslrootcert=/nope: no such file"),
     ],
 )
-def test_unusable_urls_get_a_clear_error(url: str, message: str) -> None:
-    with pytest.raises(ValueError, match=message) as raised:
+def test_unusable_urls_are_a_config_error_naming_the_setting(url: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as raised:
         open_warehouse(url)
     assert PASSWORD not in str(raised.value)
+
+
+def test_known_options_and_files_pass(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("")
+    for url in (
+        f"sqlite:///{tmp_path}/w.db?timeout=3",
+        f"sqlite:///file:{tmp_path}/w.db?uri=true&mode=rwc",
+        f"mysql+pymysql://u@h/db?ssl_ca={ca}&charset=utf8mb4",
+        f"postgresql://u@h/db?sslmode=verify-full&sslrootcert={ca}",
+    ):
+        open_warehouse(url).close()
 
 
 @pytest.mark.parametrize(

@@ -21,14 +21,17 @@ from pyiceberg.io import PY_IO_IMPL
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_random
 
+from tunelake.errors import ConfigError
 from tunelake.redact import mask_url
 from tunelake.storage.lake import rooted
 from tunelake.storage.lake.options import LakeOptions, S3Options
 from tunelake.storage.lake.port import CatalogDamaged, LakeError, LakeUnavailable
 from tunelake.storage.lake.repair import damaged_catalog_file
 from tunelake.storage.lake.rooted import RootedFileIO
+from tunelake.storage.warehouse.engine import parse_url
 
 CATALOG_NAME = "tunelake"
+SETTING = "TUNELAKE_LAKE_CATALOG_URL"
 
 
 def catalog_properties(url: str, warehouse: str, options: LakeOptions) -> dict[str, str]:
@@ -57,10 +60,21 @@ def catalog_properties(url: str, warehouse: str, options: LakeOptions) -> dict[s
             "use an SQL (sqlite/mysql/postgresql URL), REST (http://…) or Glue (glue://) catalog"
         )
     else:
-        props |= {"type": "sql", "uri": url}
+        props |= {"type": "sql", "uri": _sql_url(url)}
     if warehouse.startswith("s3://"):
         props |= _s3_properties(options.s3)
     return props | dict(options.catalog_properties)
+
+
+def _sql_url(url: str) -> str:
+    """An SQL catalog's URL with its driver made explicit, checked as the warehouse's is: a
+    text that is no URL, a scheme no SQL database answers, is a ConfigError, not a catalog
+    server that seems down."""
+    try:
+        parsed = parse_url(url, SETTING)
+    except ConfigError as exc:
+        raise ConfigError(f"{exc}; or a REST catalog (http(s)://…) or glue://") from None
+    return parsed.render_as_string(hide_password=False)
 
 
 def _s3_properties(s3: S3Options) -> dict[str, str]:
@@ -99,9 +113,14 @@ def open_catalog(url: str, warehouse: str, options: LakeOptions) -> Catalog:
         # The driver's first line says what failed (refused, unknown host, no such file); the
         # URL, which may hold a password, is only ever shown masked.
         cause = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        fix = (
+            "that the folder of its file exists and is writable"
+            if url.startswith("sqlite:")
+            else "that its server runs"
+        )
         raise LakeUnavailable(
             f"lake catalog {mask_url(url)} cannot be reached ({type(exc).__name__}: {cause}); "
-            "check TUNELAKE_LAKE_CATALOG_URL and that its server runs"
+            f"check {SETTING} and {fix}"
         ) from None
     except (ValueError, ImportError) as exc:
         raise LakeError(f"lake catalog {mask_url(url)} cannot be used: {exc}") from None

@@ -133,6 +133,14 @@ class IcebergLake:
                 return datetime.fromtimestamp(snapshot.timestamp_ms / 1000, UTC)
         raise LakeError(f"no table of the lake has a snapshot {snapshot_id}")
 
+    def oldest_snapshot_time(self) -> datetime | None:
+        times = [
+            snapshot.timestamp_ms
+            for table in filter(None, map(self.load, self.tables()))
+            for snapshot in table.snapshots()
+        ]
+        return datetime.fromtimestamp(min(times) / 1000, UTC) if times else None
+
     def _files(self, name: str, as_of: datetime | None = None) -> dict[date, list[str]]:
         table = self.load(name)
         snapshot = self.snapshot_as_of(table, as_of) if table else None

@@ -76,6 +76,10 @@ class TablesPort(Protocol):
     def snapshot_time(self, snapshot_id: int) -> datetime:
         """When the snapshot of that id (of any table) was committed; LakeError if none has it."""
 
+    def oldest_snapshot_time(self) -> datetime | None:
+        """When the oldest snapshot any table still has (older ones expired) was committed:
+        the earliest time a reader can travel back to; None if no table has a snapshot."""
+
     def quarantine(self, dataset: str, dt: date, rows: pa.Table) -> str | None:
         """Write rejected rows (with a `reason` column) to the table quarantine_<dataset>;
         replaces that dt atomically; with no rows, empties it and returns None."""

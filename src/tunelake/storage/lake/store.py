@@ -20,6 +20,7 @@ import pyarrow.fs as pafs
 from fsspec import AbstractFileSystem
 from fsspec.implementations.local import LocalFileSystem
 
+from tunelake.errors import ConfigError
 from tunelake.storage.lake.options import DEFAULT_NAMESPACE, S3Options
 from tunelake.storage.lake.port import LakeError
 from tunelake.storage.lake.rooted import check_owned, owned, reroot
@@ -142,7 +143,17 @@ def connect(url: str, s3: S3Options | None = None, namespace: str = DEFAULT_NAME
         raise LakeError(f"unsupported lake URL {url!r}: use a local folder or s3://bucket/prefix")
     root = Path(url.removeprefix("file://")).expanduser().resolve().as_posix()
     _check_root(root)
-    Path(root).mkdir(parents=True, exist_ok=True)
+    try:
+        Path(root).mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ConfigError(
+            f"the lake {root} is not a directory: set TUNELAKE_LAKE_URL (or --home) to a folder"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the lake {root}: {exc.strerror}; set TUNELAKE_LAKE_URL (or --home) "
+            "to a writable folder"
+        ) from None
     return Store(LocalFileSystem(), root, root, namespace)
 
 

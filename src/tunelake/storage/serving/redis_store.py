@@ -46,6 +46,12 @@ class RedisServing:
         prefix = query.pop("prefix", ["tunelake"])[-1]
         if not prefix:
             raise ConfigError(f"{self.url}: prefix must not be empty")
+        db = parts.path.strip("/")
+        if db and not db.isdigit():  # redis-py would quietly use database 0
+            raise ConfigError(
+                f"TUNELAKE_SERVING_URL {self.url}: the database {db!r} is not a number; "
+                "write redis://host:port/0"
+            )
         self._artist = f"{prefix}:artist:"
         self._name = f"{prefix}:name:"
         self._names = f"{prefix}:names"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
+from tunelake.errors import ConfigError
+from tunelake.redact import mask_url
 from tunelake.storage.sqlite_files import IMMUTABLE, file_uri, needs_immutable
 
 #: backend -> the one driver whose bulk path tunelake uses (psycopg 3: COPY; PyMySQL: LOAD
@@ -22,31 +25,90 @@ EXAMPLES = (
     "sqlite:///path/to/warehouse.db, mysql+pymysql://user@host:3306/db, "
     "postgresql+psycopg://user@host:5432/db"
 )
+SETTING = "TUNELAKE_WAREHOUSE_URL"
+#: The query options pysqlite takes (SQLAlchemy drops any other with a mere warning, unless
+#: uri=true hands them to SQLite itself).
+SQLITE_OPTIONS = (
+    "uri",
+    "timeout",
+    "isolation_level",
+    "detect_types",
+    "check_same_thread",
+    "cached_statements",
+)
+#: Query options that name a file (a folder: ssl_capath) the driver opens when it connects.
+FILE_OPTIONS = {
+    "mysql": ("ssl_ca", "ssl_cert", "ssl_key", "ssl_capath", "read_default_file"),
+    "postgresql": ("sslrootcert", "sslcert", "sslkey", "sslcrl", "sslcrldir", "passfile"),
+}
 SQLITE_BUSY_TIMEOUT_S = 30
 """How long a SQLite writer waits for another writer's transaction to end."""
 SQLITE_CACHE_KIB = 64 * 1024
 
 
-def parse_url(url: str) -> URL:
-    """The URL with its driver made explicit; a clear error for anything tunelake cannot use."""
+def parse_url(url: str, setting: str = SETTING) -> URL:
+    """The URL with its driver made explicit; a ConfigError naming `setting` (the password
+    masked) for anything tunelake cannot use: a text that is no URL, a database or driver it
+    does not support, a query option the driver does not know, a file option naming no file."""
     try:
         parsed = make_url(url)
     except sa.exc.ArgumentError:
-        # the text may hold a password: do not echo it
-        raise ValueError(f"not a warehouse URL; expected one like {EXAMPLES}") from None
+        # the text may hold a password that no URL parser finds: do not echo it
+        raise ConfigError(
+            f"{setting} is not a database URL (not shown: it may hold a password); "
+            f"expected one like {EXAMPLES}"
+        ) from None
+    said = f"{setting} {mask_url(parsed.render_as_string(hide_password=False))}"
     backend = parsed.get_backend_name()
     driver = DRIVERS.get(backend)
     if driver is None:
-        raise ValueError(
-            f"unsupported warehouse database {backend!r}: use SQLite, MariaDB/MySQL or "
+        raise ConfigError(
+            f"{said}: unsupported database {backend!r}; supported: SQLite, MariaDB/MySQL and "
             f"PostgreSQL, e.g. {EXAMPLES}"
         )
     given = parsed.get_driver_name()
     if "+" in parsed.drivername and given != driver:
-        raise ValueError(
-            f"warehouse driver {given!r} is not supported for {backend}: use {backend}+{driver}://"
+        raise ConfigError(
+            f"{said}: driver {given!r} is not supported for {backend}: use {backend}+{driver}://"
         )
+    _check_options(parsed, said)
     return parsed.set(drivername=f"{backend}+{driver}")
+
+
+def _check_options(url: URL, said: str) -> None:
+    """Refuse what the driver would ignore or fail on only at the first connection, with a
+    traceback: an unknown query option, a certificate file that is not there."""
+    backend = "mysql" if url.get_backend_name() == "mariadb" else url.get_backend_name()
+    known = _known_options(backend)
+    if known is not None and not (backend == "sqlite" and url.query.get("uri") == "true"):
+        unknown = sorted(set(url.query) - known)
+        if unknown:
+            raise ConfigError(
+                f"{said}: unknown query option(s) {', '.join(unknown)} for {backend}"
+                + (f"; known: {', '.join(SQLITE_OPTIONS)}" if backend == "sqlite" else "")
+            )
+    for option in FILE_OPTIONS.get(backend, ()):
+        value = url.query.get(option)
+        if isinstance(value, str) and value != "system" and not Path(value).exists():
+            raise ConfigError(f"{said}: {option}={value}: no such file")
+
+
+def _known_options(backend: str) -> set[str] | None:
+    """The query options the backend's driver takes; None when the driver (an extra) is not
+    installed: connecting then says which extra it needs."""
+    if backend == "sqlite":
+        return set(SQLITE_OPTIONS)
+    try:
+        if backend == "mysql":
+            import pymysql
+
+            params = inspect.signature(pymysql.connections.Connection.__init__).parameters
+            return set(params) - {"self"} | {"ssl_capath", "ssl_cipher", "ssl_check_hostname"}
+        import psycopg
+
+        return {o.keyword.decode() for o in psycopg.pq.Conninfo.get_defaults()}
+    except ImportError:
+        return None
 
 
 def create_warehouse_engine(url: URL, *, read_only: bool = False) -> sa.Engine:
@@ -59,7 +121,7 @@ def create_warehouse_engine(url: URL, *, read_only: bool = False) -> sa.Engine:
         file = Path(url.database) if url.database and url.database != ":memory:" else None
         if file is not None and read_only and needs_immutable(file):
             url = url.set(database=file_uri(file), query={**IMMUTABLE, "uri": "true"})
-        elif file is not None:
+        elif file is not None and not read_only:  # a reader creates no folder
             file.parent.mkdir(parents=True, exist_ok=True)
         if "timeout" not in url.query:
             connect_args["timeout"] = SQLITE_BUSY_TIMEOUT_S
