@@ -194,6 +194,16 @@ def test_an_unreachable_warehouse_is_named_with_its_password_masked(url: str) ->
     warehouse.close()
 
 
+def test_a_one_letter_password_is_masked_as_a_word_not_in_words() -> None:
+    warehouse = open_warehouse("postgresql+psycopg://tunelake:e@127.0.0.1:1/warehouse")
+    with pytest.raises(WarehouseUnavailable, match="refused") as raised:
+        warehouse.count("artists")
+    assert "tunelake:***@127.0.0.1:1" in str(raised.value) and "***" not in str(
+        raised.value
+    ).replace("tunelake:***@", "")
+    warehouse.close()
+
+
 @pytest.mark.parametrize(
     "deadlock",
     [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import TracebackType
@@ -291,8 +292,8 @@ class SqlWarehouse:
             conn = self._engine.connect()
         except sa.exc.DBAPIError as exc:
             cause = str(exc.orig).strip()
-            if self._password:
-                cause = cause.replace(self._password, "***")
+            if self._password:  # as a token: a short password is also a part of words
+                cause = re.sub(rf"(?<!\w){re.escape(self._password)}(?!\w)", "***", cause)
             raise WarehouseUnavailable(self.url, cause) from None
         with conn, conn.begin():
             yield conn
