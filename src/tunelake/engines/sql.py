@@ -201,11 +201,23 @@ class SqlEngine:
         """The error, with the reason a table it names was left out of the views."""
         message = str(exc)
         if isinstance(exc, duckdb.CatalogException):
-            for problem in self.problems:
+            for problem in self.problems + self._younger_than_as_of():
                 name = problem.partition(" left out: ")[0]
                 if re.search(rf"\b{re.escape(name)}\b", message):
                     message += f" ({problem})"
         return message
+
+    def _younger_than_as_of(self) -> list[str]:
+        """Why each dataset without a view was left out when the lake is read as of a time
+        before its first snapshot (not a warning: that is what time travel shows)."""
+        if self._as_of is None:
+            return []
+        when = self._as_of.isoformat(timespec="seconds")
+        return [
+            f"{name} left out: it has no snapshot at or before --as-of {when}"
+            for name in self._lake.datasets()
+            if name not in self._views
+        ]
 
     def _check_read_only(self, sql: str) -> None:
         try:
