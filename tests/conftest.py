@@ -52,7 +52,7 @@ def service_or_skip(name: str, available: bool, fix: str) -> None:
 
 def start_or_skip(name: str, start: Callable[[], T]) -> T:
     """start() or, when the local server cannot be installed or started, service_or_skip."""
-    from tunelake.localservices import ServiceError
+    from tunelake.localservices.process import ServiceError
 
     try:
         return start()

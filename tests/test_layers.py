@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import tunelake
@@ -39,3 +41,20 @@ def test_config_error_is_an_error_of_errors_py():
 
     assert config.ConfigError is errors.ConfigError
     assert issubclass(errors.ConfigError, errors.UserError)
+
+
+def test_the_core_path_needs_no_extra():
+    """`make run` installs tunelake without extras: the CLI and the use cases import with
+    every extra's libraries missing (each adapter imports its client when it is used)."""
+    extras = ["boto3", "botocore", "s3fs", "pymysql", "psycopg", "redis", "pyspark", "dagster"]
+    blocker = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name.split('.')[0] in {extras!r}:\n"
+        "            raise ModuleNotFoundError(f'No module named {name!r}', name=name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import tunelake.cli, tunelake.app, tunelake.pipeline.run\n"
+    )
+    done = subprocess.run([sys.executable, "-c", blocker], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]

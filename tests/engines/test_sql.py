@@ -394,7 +394,9 @@ def test_as_of_queries_the_lake_as_it_was_before_a_backfill(local_lake: IcebergL
     by_id = SqlEngine(local_lake, as_of=first.snapshot_id)
     assert by_id.views() == ["top_tracks"]  # only the first table existed then
     assert rows(by_id.query(count)) == [(DTS[0], 18)]
-    younger = "(?s)artists does not exist.*artists left out: it has no snapshot at or before --as-of"
+    younger = (
+        "(?s)artists does not exist.*artists left out: it has no snapshot at or before --as-of"
+    )
     with pytest.raises(SqlError, match=younger):
         by_id.query("SELECT count(*) FROM artists")
     with pytest.raises(SqlError, match="no table of the lake has a snapshot 7"):

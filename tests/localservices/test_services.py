@@ -12,7 +12,8 @@ from dotenv import dotenv_values
 
 from tests.conftest import port_open
 from tunelake.config import load_settings
-from tunelake.localservices import (
+from tunelake.localservices.process import HOST, PortHold
+from tunelake.localservices.services import (
     BUCKET,
     ServiceError,
     ServiceState,
@@ -20,7 +21,6 @@ from tunelake.localservices import (
     services_status,
     services_up,
 )
-from tunelake.localservices.process import HOST, PortHold
 
 pytestmark = [
     pytest.mark.services,

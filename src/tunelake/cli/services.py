@@ -51,7 +51,7 @@ def services_up_cmd(
     """Start SeaweedFS and dynalite on loopback, data under the data directory."""
     settings = settings_for(home, profile)
     with errors():
-        from tunelake.localservices import services_up
+        from tunelake.localservices.services import services_up
 
         up = services_up(settings.home, s3_port=s3_port, dynamodb_port=dynamodb_port)
         _services_table(up, fmt)
@@ -64,7 +64,7 @@ def services_down_cmd(
     """Stop what `tunelake services up` started."""
     settings = settings_for(home, profile)
     with errors():
-        from tunelake.localservices import services_down
+        from tunelake.localservices.services import services_down
 
         _services_table(services_down(settings.home), fmt)
 
@@ -76,7 +76,7 @@ def services_status_cmd(
     """Which of the local servers are running, and where."""
     settings = settings_for(home, profile)
     with errors():
-        from tunelake.localservices import services_status
+        from tunelake.localservices.services import services_status
 
         _services_table(services_status(settings.home), fmt)
 
