@@ -144,7 +144,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers (the service, reports) go on while the pipeline writes; with WAL,
     # synchronous=NORMAL stays consistent through crashes and spares an fsync per commit.
-    cursor.execute("PRAGMA journal_mode=WAL")
+    # WAL is a property of the file: set it once (switching takes the file's lock, which
+    # fails at once while another connection writes, as when several first runs start).
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     # A bulk upsert touches more pages than the default 2 MiB cache holds.
     cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")

@@ -291,6 +291,8 @@ class SqlWarehouse:
         try:
             conn = self._engine.connect()
         except sa.exc.DBAPIError as exc:
+            if _lost_to_another_writer(exc):
+                raise  # SQLite busy while the connection is set up: _transact runs it again
             cause = str(exc.orig).strip()
             if self._password:  # as a token: a short password is also a part of words
                 cause = re.sub(rf"(?<!\w){re.escape(self._password)}(?!\w)", "***", cause)
