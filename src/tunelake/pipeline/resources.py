@@ -114,9 +114,9 @@ def open_resources(settings: Settings) -> Iterator[Resources]:
         warehouse = open_warehouse(settings.resolved_warehouse_url)
         stack.callback(warehouse.close)
         warehouse.migrate()
-        lake_url = settings.resolved_lake_url.removeprefix("file://")
-        if "://" not in lake_url:
-            _require_writable(Path(lake_url), "the lake", "TUNELAKE_LAKE_URL (or --home)")
+        lake_folder = _local_lake(settings)
+        if lake_folder is not None:
+            _require_writable(lake_folder, "the lake", "TUNELAKE_LAKE_URL (or --home)")
         lake = lake_of(settings)
         store = serving_of(settings)
         stack.callback(store.close)
@@ -162,12 +162,18 @@ def reading_lake(settings: Settings, *, allow_legacy: bool = False) -> IcebergLa
 
 def require_lake(settings: Settings) -> None:
     """A local lake that does not exist has nothing to read or maintain: say so, create nothing."""
-    url = settings.resolved_lake_url
-    if "://" not in url and not Path(url).exists():  # a file: open_lake says it is no folder
+    folder = _local_lake(settings)
+    if folder is not None and not folder.exists():  # a file: open_lake says it is no folder
         raise NotFound(
-            f"no lake at {url}: nothing has run with data directory {settings.home} yet "
+            f"no lake at {folder}: nothing has run with data directory {settings.home} yet "
             "(run `tunelake run`, or check --home / TUNELAKE_HOME)"
         )
+
+
+def _local_lake(settings: Settings) -> Path | None:
+    """The lake's folder when it is on this machine's filesystem; None for s3:// and others."""
+    url = settings.resolved_lake_url.removeprefix("file://")
+    return None if "://" in url else Path(url)
 
 
 def require_data_directory(settings: Settings) -> None:

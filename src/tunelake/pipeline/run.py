@@ -122,8 +122,9 @@ class StageOptions:
 def _nothing_matched(asked: Sequence[str], step: StepRecord) -> NotFound:
     if not asked:
         return NotFound("no seed matched: no artist was asked for; give artist names or ids")
-    shown = ", ".join(repr(q) for q in list(dict.fromkeys(asked))[:3])
-    more = f" and {len(set(asked)) - 3} more" if len(set(asked)) > 3 else ""
+    unique = list(dict.fromkeys(asked))
+    shown = ", ".join(repr(q) for q in unique[:3])
+    more = f" and {len(unique) - 3} more" if len(unique) > 3 else ""
     found = step.details
     return NotFound(
         f"no seed matched: no artist found for {shown}{more} ({found['not_found']} not "
@@ -392,8 +393,7 @@ def backfill(
     raw data, without calling any API; each dt as its own run, under the current-state rule."""
     if end < start:
         raise InputError(f"backfill range is empty: {start} is after {end}")
-    check_dt(start, "backfill start")
-    check_dt(end, "backfill end")
+    check_dt(end, "backfill end")  # before any dt runs; start <= end is then checked too
     options = StageOptions(kind="backfill", dump_mapping=dump_mapping)
     return [
         run_stages(settings, dt, DERIVE_STAGES, options, progress)

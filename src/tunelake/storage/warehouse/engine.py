@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -93,20 +94,23 @@ def _check_options(url: URL, said: str) -> None:
             raise ConfigError(f"{said}: {option}={value}: no such file")
 
 
-def _known_options(backend: str) -> set[str] | None:
+@cache  # a driver's options do not change: no signature or libpq call per opened store
+def _known_options(backend: str) -> frozenset[str] | None:
     """The query options the backend's driver takes; None when the driver (an extra) is not
     installed: connecting then says which extra it needs."""
     if backend == "sqlite":
-        return set(SQLITE_OPTIONS)
+        return frozenset(SQLITE_OPTIONS)
     try:
         if backend == "mysql":
             import pymysql
 
             params = inspect.signature(pymysql.connections.Connection.__init__).parameters
-            return set(params) - {"self"} | {"ssl_capath", "ssl_cipher", "ssl_check_hostname"}
+            return frozenset(
+                set(params) - {"self"} | {"ssl_capath", "ssl_cipher", "ssl_check_hostname"}
+            )
         import psycopg
 
-        return {o.keyword.decode() for o in psycopg.pq.Conninfo.get_defaults()}
+        return frozenset(o.keyword.decode() for o in psycopg.pq.Conninfo.get_defaults())
     except ImportError:
         return None
 
