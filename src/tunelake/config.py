@@ -23,8 +23,8 @@ from pydantic_settings import (
 )
 
 from tunelake.errors import ConfigError
+from tunelake.input_files import input_file
 from tunelake.models import DEFAULT_VECTOR_FEATURES, FeatureValues
-from tunelake.sources.input_files import input_file
 
 CONFIG_FILE_ENV = "TUNELAKE_CONFIG"
 PROFILE_ENV = "TUNELAKE_PROFILE"

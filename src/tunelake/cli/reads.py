@@ -25,7 +25,7 @@ from tunelake.cli.common import (
     steps_rows,
 )
 from tunelake.errors import EX_USAGE, InputError
-from tunelake.sources.input_files import input_file
+from tunelake.input_files import input_file
 
 
 def similar(

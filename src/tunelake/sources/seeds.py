@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from tunelake.errors import InputError
+from tunelake.input_files import input_file
 from tunelake.names import MAX_QUERY_LENGTH
-from tunelake.sources.input_files import input_file
 
 _NAME_COLUMNS = ("name", "artist", "artist_name", "id")
 

@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from tunelake.errors import InputError
-from tunelake.sources.input_files import input_file
+from tunelake.input_files import input_file
 
 COLUMNS = ("userID", "artistID", "weight")
 

@@ -20,8 +20,8 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from tunelake.errors import InputError
+from tunelake.input_files import input_file
 from tunelake.sources.errors import printable
-from tunelake.sources.input_files import input_file
 
 DELIMITERS = ",;\t|"
 _PARQUET_MAGIC = b"PAR1"

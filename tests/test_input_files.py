@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tunelake.errors import ConfigError, InputError
-from tunelake.sources.input_files import input_file
+from tunelake.input_files import input_file
 
 
 def test_a_regular_file_and_a_link_to_one_pass(tmp_path: Path) -> None:
