@@ -1,9 +1,11 @@
 """Listening events figures, each against a baseline measured in the same run (issue 17):
 
-1. backlog: N simulated events (with their faults) published to a fresh stream; the broker
+1. backlog, for each message shape (--per-message: events a message, 1 = one event a
+   message): N simulated events (with their faults) published to a fresh stream; the broker
    client's bare consume rate (nats-py through the broker port, the consumer's fetch size,
    nothing decoded or written) against `tunelake events consume` draining the same stream
-   into `plays` (events / second from its ready line until `plays` holds the last position;
+   into `plays` (events / second from its ready line to the Iceberg commit that holds the last
+   position, read from the snapshot's own timestamp, so nothing polls the lake meanwhile;
    targets ≥ 20,000/s and ≥ 0.5x bare), and the consumer process's peak RSS (psutil, sampled;
    target < 500 MB with 1,000,000 events);
 2. freshness: a consumer started and ready first, then events published at --rate a second;
@@ -11,8 +13,8 @@
    in this process) until visible: publish → visible, p50/p99 (target p99 ≤ 5 s at 5,000/s);
 3. query: plays per artist for the busiest day, before and after `events compact` (files, ms).
 
-    .venv/bin/python benchmarks/bench_events.py [--events 1000000] [--rate 5000]
-        [--seconds 30] [--url nats://127.0.0.1:4222]
+    .venv/bin/python benchmarks/bench_events.py [--events 1000000] [--per-message 1,10,100]
+        [--rate 5000] [--seconds 30] [--url nats://127.0.0.1:4222]
 
 Without --url it uses the machine's NATS on 127.0.0.1:4222 if one listens, else starts the
 embedded nats-server in a temporary directory.
@@ -47,10 +49,9 @@ from tunelake.events.broker import Broker, open_broker
 from tunelake.events.simulator import Faults, Produced, Simulator
 from tunelake.localservices.nats import start_nats
 from tunelake.pipeline.resources import lake_of
-from tunelake.storage.lake import IcebergLake
 
-PER_MESSAGE = 100
-"""Events a message (the producer's default, TUNELAKE_EVENTS_PER_MESSAGE)."""
+PER_MESSAGE = Settings.model_fields["events_per_message"].default
+"""Events a message of the freshness run: the producer's default (TUNELAKE_EVENTS_PER_MESSAGE)."""
 FETCH = 256
 """Messages a fetch: the consumer's most (Limits.messages_per_read)."""
 
@@ -75,13 +76,13 @@ def broker_url(url: str | None) -> Iterator[str]:
 
 
 def messages(
-    count: int, start: datetime, rate: float, faults: Faults
+    count: int, start: datetime, rate: float, faults: Faults, per_message: int
 ) -> tuple[list[bytes], Produced]:
     produced = Produced()
     simulator = Simulator(seed=1, start=start, rate=rate, faults=faults)
     lines = [line for chunk in simulator.lines(count, produced) for line in chunk]
     return [
-        b"\n".join(lines[i : i + PER_MESSAGE]) for i in range(0, len(lines), PER_MESSAGE)
+        b"\n".join(lines[i : i + per_message]) for i in range(0, len(lines), per_message)
     ], produced
 
 
@@ -132,7 +133,8 @@ def env_of(home: Path, url: str, stream: str) -> dict[str, str]:
 
 
 def start_consumer(home: Path, url: str, stream: str) -> tuple[subprocess.Popen[str], float]:
-    """`tunelake events consume` started; returns once it printed its ready line."""
+    """`tunelake events consume` started; returns once it printed its ready line, with the
+    wall-clock time of that line."""
     process = subprocess.Popen(
         [sys.executable, "-m", "tunelake", "events", "consume", "--until-idle", "3"],
         env=env_of(home, url, stream),
@@ -145,21 +147,16 @@ def start_consumer(home: Path, url: str, stream: str) -> tuple[subprocess.Popen[
     if not line.startswith("consuming"):
         process.kill()
         raise SystemExit(f"the consumer did not start: {line}{process.stdout.read()}")
-    return process, time.perf_counter()
-
-
-def position(lake: IcebergLake, stream: str) -> int:
-    table = lake.load("plays")
-    return 0 if table is None else tables.position(table, stream)
+    return process, time.time()
 
 
 def drain(home: Path, url: str, stream: str, last: int) -> ConsumerRun:
-    """The consumer drains the stream; its peak RSS sampled every 20 ms."""
+    """The consumer drains the stream and stops when idle; its peak RSS sampled every 20 ms.
+    Done is when the commit that holds the last position was made (its snapshot's time)."""
     settings = Settings(home=home, events_url=url, events_stream=stream)
     process, ready = start_consumer(home, url, stream)
     peak = 0
     watched = psutil.Process(process.pid)
-    done_at = 0.0
     stop = threading.Event()
 
     def sample() -> None:
@@ -173,16 +170,14 @@ def drain(home: Path, url: str, stream: str, last: int) -> ConsumerRun:
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
-    lake = lake_of(settings)
-    while position(lake, stream) < last:
-        if process.poll() is not None:
-            raise SystemExit(f"the consumer stopped early: {process.stdout.read()}")  # type: ignore[union-attr]
-        time.sleep(0.2)
-    done_at = time.perf_counter()
-    output, _ = process.communicate(timeout=120)
+    output, _ = process.communicate(timeout=1800)
     stop.set()
     sampler.join()
-    return ConsumerRun(ready, done_at, peak, output.strip())
+    plays = lake_of(settings).load("plays")
+    snapshot = plays.current_snapshot() if plays is not None else None
+    if process.returncode or snapshot is None or tables.position(plays, stream) != last:
+        raise SystemExit(f"the consumer did not drain the stream: {output}")
+    return ConsumerRun(ready, snapshot.timestamp_ms / 1000, peak, output.strip())
 
 
 def freshness(url: str, rate: float, seconds: float, sample_every: int) -> list[float]:
@@ -191,7 +186,9 @@ def freshness(url: str, rate: float, seconds: float, sample_every: int) -> list[
         home = Path(tmp) / "home"
         stream = f"fresh{uuid.uuid4().hex[:8]}"
         settings = Settings(home=home, events_url=url, events_stream=stream)
-        payloads, _ = messages(int(rate * seconds), datetime.now(UTC), rate, Faults(0, 0, 0))
+        payloads, _ = messages(
+            int(rate * seconds), datetime.now(UTC), rate, Faults(0, 0, 0), PER_MESSAGE
+        )
         process, _ = start_consumer(home, url, stream)
         published: dict[str, float] = {}
         seen: dict[str, float] = {}
@@ -269,9 +266,46 @@ def compaction(home: Path, url: str, stream: str, repeat: int) -> None:
     )
 
 
+def throughput(url: str, home: Path, count: int, per_message: int) -> str:
+    """Backlog → bare consume and end to end for one message shape; the stream's name."""
+    stream = f"bench{uuid.uuid4().hex[:8]}"
+    payloads, produced = messages(
+        count, datetime.now(UTC) - timedelta(seconds=count / 1000), 1000.0, Faults(), per_message
+    )
+    last = len(payloads)
+    took = asyncio.run(publish(url, stream, payloads))
+    del payloads
+    print(
+        f"{per_message} event(s) a message: published {produced.events:,} events in {took:.1f} s "
+        f"({produced.events / took:,.0f}/s): {produced.duplicates:,} duplicates, "
+        f"{produced.malformed:,} malformed, {produced.late:,} late"
+    )
+    events, bare_took = asyncio.run(bare_consume(url, stream, last))
+    bare = events / bare_took
+    print(f"  bare consume (nats-py, {FETCH} messages a fetch): {bare:,.0f} events/s")
+    run = drain(home, url, stream, last)
+    e2e = produced.events / (run.done_at - run.ready_at)
+    print(f"  consumer: {run.output}")
+    print(
+        f"  end to end (backlog → queryable in plays): {run.done_at - run.ready_at:.2f} s = "
+        f"{e2e:,.0f}/s = {e2e / bare:.2f}x bare (targets ≥ 20,000/s, ≥ 0.5x)"
+    )
+    counted = app.sql(
+        Settings(home=home, events_url=url, events_stream=stream),
+        "SELECT COUNT(*), COUNT(DISTINCT event_id) FROM plays",
+    ).rows[0]
+    print(
+        f"  plays: {counted[0]:,} rows, {counted[1]:,} distinct (expected "
+        f"{produced.valid_unique:,}); consumer peak RSS {run.peak_rss / 2**20:.0f} MB "
+        "(target < 500 MB)"
+    )
+    return stream
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--per-message", default="1,10,100")
     parser.add_argument("--rate", type=float, default=5000.0)
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--sample-every", type=int, default=10)
@@ -279,51 +313,17 @@ def main() -> None:
     parser.add_argument("--url")
     args = parser.parse_args()
     with broker_url(args.url) as url, tempfile.TemporaryDirectory() as tmp:
-        print(f"broker {url}; {args.events:,} events, {PER_MESSAGE} a message")
-        home = Path(tmp) / "home"
-        stream = f"bench{uuid.uuid4().hex[:8]}"
-        payloads, produced = messages(
-            args.events, datetime.now(UTC) - timedelta(seconds=args.events / 1000), 1000.0, Faults()
-        )
-        took = asyncio.run(publish(url, stream, payloads))
-        print(
-            f"published {produced.events:,} events in {took:.1f} s ({produced.events / took:,.0f}/s): "
-            f"{produced.duplicates:,} duplicates, {produced.malformed:,} malformed, "
-            f"{produced.late:,} late"
-        )
-        del payloads
-        events, bare_took = asyncio.run(
-            bare_consume(url, stream, len(range(0, args.events, PER_MESSAGE)))
-        )
-        bare = events / bare_took
-        print(
-            f"bare consume (nats-py, {FETCH} messages a fetch): {events:,} events in {bare_took:.2f} s = {bare:,.0f}/s"
-        )
-        run = drain(home, url, stream, len(range(0, args.events, PER_MESSAGE)))
-        e2e = produced.events / (run.done_at - run.ready_at)
-        print(f"consumer: {run.output}")
-        print(
-            f"end to end (backlog → queryable in plays): {produced.events:,} events in "
-            f"{run.done_at - run.ready_at:.2f} s = {e2e:,.0f}/s = {e2e / bare:.2f}x bare "
-            "(targets ≥ 20,000/s, ≥ 0.5x)"
-        )
-        counted = app.sql(
-            Settings(home=home, events_url=url, events_stream=stream),
-            "SELECT COUNT(*), COUNT(DISTINCT event_id) FROM plays",
-        ).rows[0]
-        print(
-            f"  plays: {counted[0]:,} rows, {counted[1]:,} distinct (expected {produced.valid_unique:,})"
-        )
-        print(
-            f"consumer peak RSS with a backlog of {args.events:,}: {run.peak_rss / 2**20:.0f} MB (target < 500 MB)"
-        )
+        print(f"broker {url}; {args.events:,} events a run")
+        for per_message in [int(n) for n in args.per_message.split(",")]:
+            home = Path(tmp) / f"home{per_message}"
+            stream = throughput(url, home, args.events, per_message)
         lags = freshness(url, args.rate, args.seconds, args.sample_every)
         if lags:
             p50, p99 = np.percentile(lags, [50, 99])
             print(
-                f"freshness at {args.rate:,.0f}/s for {args.seconds:.0f} s, {len(lags)} sampled events "
-                f"(publish → visible in tunelake sql): p50 {p50:.2f} s, p99 {p99:.2f} s, max {max(lags):.2f} s "
-                "(target p99 ≤ 5 s)"
+                f"freshness at {args.rate:,.0f}/s for {args.seconds:.0f} s, {PER_MESSAGE} event(s) "
+                f"a message, {len(lags)} sampled events (publish → visible in tunelake sql): "
+                f"p50 {p50:.2f} s, p99 {p99:.2f} s, max {max(lags):.2f} s (target p99 ≤ 5 s)"
             )
         else:
             print("freshness: no sampled event became visible")

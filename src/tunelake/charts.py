@@ -11,19 +11,31 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
 import numpy as np
 from markupsafe import Markup
-from matplotlib.figure import Figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 HISTOGRAM_BINS = 20
 BAR = "#4c72b0"
 SECOND = "#dd8452"
 
 
+def _figure(**options: Any) -> Figure:
+    # matplotlib (~40 MB) is imported when a chart is drawn, not by every command that
+    # imports the report: `tunelake events consume` draws nothing.
+    from matplotlib.figure import Figure
+
+    return Figure(**options)
+
+
 def svg(fig: Figure) -> Markup:
     """The figure as an inline <svg> element (text kept as text: smaller and searchable)."""
+    import matplotlib
+
     buffer = io.StringIO()
     with matplotlib.rc_context({"svg.fonttype": "none"}):
         fig.savefig(buffer, format="svg", metadata={"Creator": None, "Date": None})
@@ -33,7 +45,7 @@ def svg(fig: Figure) -> Markup:
 
 def bars(labels: Sequence[str], values: Sequence[float], *, title: str, xlabel: str) -> Markup:
     """Horizontal bars, the first label on top."""
-    fig = Figure(figsize=(8, 0.3 * len(labels) + 1), layout="constrained")
+    fig = _figure(figsize=(8, 0.3 * len(labels) + 1), layout="constrained")
     ax = fig.subplots()
     ax.barh(np.arange(len(labels)), values, color=BAR)
     ax.set_yticks(np.arange(len(labels)), labels, parse_math=False)
@@ -47,7 +59,7 @@ def timeline(
     starts: Sequence[datetime], values: Sequence[float], *, title: str, ylabel: str
 ) -> Markup:
     """Bars over time, one per period (an hour: labelled HH:MM in UTC), in order."""
-    fig = Figure(figsize=(9, 2.8), layout="constrained")
+    fig = _figure(figsize=(9, 2.8), layout="constrained")
     ax = fig.subplots()
     x = np.arange(len(starts))
     ax.bar(x, values, color=BAR)
@@ -63,7 +75,7 @@ def histograms(columns: Mapping[str, np.ndarray], *, per_row: int = 4) -> Markup
     """One small histogram per column (NaN and infinities left out)."""
     grid_rows = -(-len(columns) // per_row)
     # fixed spacing: a layout engine would draw the grid twice, doubling the cost
-    fig = Figure(figsize=(10, 2.2 * grid_rows))
+    fig = _figure(figsize=(10, 2.2 * grid_rows))
     fig.subplots_adjust(left=0.05, right=0.98, bottom=0.08, top=0.9, wspace=0.3, hspace=0.5)
     axes = fig.subplots(grid_rows, per_row, squeeze=False).ravel()
     for ax, (name, values) in zip(axes, columns.items(), strict=False):
@@ -86,7 +98,7 @@ def profile(
 ) -> Markup:
     """Grouped bars: one group per feature, one bar per series (an artist, its neighbours'
     mean); a missing value draws no bar."""
-    fig = Figure(figsize=(9, 3.2), layout="constrained")
+    fig = _figure(figsize=(9, 3.2), layout="constrained")
     ax = fig.subplots()
     x = np.arange(len(features))
     width = 0.8 / max(len(series), 1)

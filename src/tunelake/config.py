@@ -93,7 +93,7 @@ class Settings(BaseSettings):
     events_stream: str = Field("tunelake_plays", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     events_per_message: int = Field(100, ge=1)
     """Events a producer puts in one broker message (JSON lines)."""
-    events_batch_events: int = Field(20_000, ge=1)
+    events_batch_events: int = Field(40_000, ge=1)
     """Most events one consumer micro-batch commits (bounds the consumer's memory)."""
     events_batch_seconds: float = Field(1.0, gt=0)
     """Longest a consumer waits to fill a micro-batch before it commits what it has."""

@@ -40,9 +40,9 @@ def _rows(first: int, n: int) -> pa.Table:
 @pytest.fixture
 def lake(tmp_path: Path) -> IcebergLake:
     lake = open_lake(str(tmp_path / "lake"))
-    tables.plays_table(lake)
+    plays = tables.StreamTable(lake, PLAYS, "s")
     for batch in range(4):
-        tables.commit(lake, PLAYS, _rows(batch * 10, 10), "s", batch, batch + 1)
+        plays.commit(_rows(batch * 10, 10), batch + 1)
     return lake
 
 
@@ -66,7 +66,7 @@ def test_an_append_landing_during_compaction_is_not_lost(
     def stale_table(lake_: IcebergLake):  # type: ignore[no-untyped-def]
         table = real(lake_)
         if not loads:  # the consumer commits right after compaction loaded the table
-            tables.commit(lake_, PLAYS, _rows(100, 5), "s", 4, 5)
+            tables.StreamTable(lake_, PLAYS, "s").commit(_rows(100, 5), 5)
         loads.append(table)
         return table
 
@@ -91,9 +91,9 @@ def test_the_consumer_trims_the_history_and_keeps_every_row_and_the_position(
     bounded (SNAPSHOTS_KEPT), without losing a row or its position."""
     kept = tables.SNAPSHOTS_KEPT
     counts = []
+    plays = tables.StreamTable(lake, PLAYS, "s")
     for batch in range(4, 3 * kept + 8):
-        table = tables.commit(lake, PLAYS, _rows(batch * 10, 10), "s", batch, batch + 1)
-        tables.trim_history(table)
+        plays.commit(_rows(batch * 10, 10), batch + 1)
         counts.append(len(tables.plays_table(lake).snapshots()))
     assert max(counts) <= 3 * kept
     assert min(counts[3 * kept - 4 :]) == kept  # trimmed once past 3x

@@ -128,11 +128,11 @@ def test_a_second_consumer_is_refused_and_a_moved_position_fences_a_writer(
     ):
         app.events_consume(settings, until_idle=0.1)
     lake = lake_of(settings)
-    tables.plays_table(lake)
+    ours = tables.StreamTable(lake, PLAYS, settings.events_stream)
     empty = STORED_SCHEMA.empty_table()
-    tables.commit(lake, PLAYS, empty, settings.events_stream, 0, 10)  # another consumer
+    tables.StreamTable(lake, PLAYS, settings.events_stream).commit(empty, 10)  # another one
     with pytest.raises(PositionMoved, match="another consumer"):
-        tables.commit(lake, PLAYS, empty, settings.events_stream, 0, 5)
+        ours.commit(empty, 5)
     assert tables.position(tables.plays_table(lake), settings.events_stream) == 10
 
 
@@ -152,7 +152,8 @@ def test_messages_at_or_below_the_committed_position_are_skipped(settings: Setti
         try:
             consumer = Consumer(lake, broker, Limits(100, 0.2, 1, until_idle=0.3))
             read = await broker.read(0, 10, 1.0)
-            consumer._ingest([(m.position, m.data) for m in read], read[-1].position)
+            batch = [(m.position, m.data) for m in read]
+            consumer._commit(consumer._decode(batch), read[-1].position)
             return consumer.stats.skipped_messages, consumer.stats.events, consumer.stats.commits
         finally:
             await broker.close()

@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 
 import orjson
 import pyarrow as pa
+import pytest
 
+from tunelake.events import validate
 from tunelake.events.schema import PLAY_SCHEMA
 from tunelake.events.simulator import Faults, Simulator
 from tunelake.events.validate import Invalid, event_key, event_keys, parse, parse_line
@@ -87,6 +89,19 @@ def test_bad_lines_anywhere_give_what_the_reference_gives() -> None:
     mixed = [line for pair in zip(good, ODD, strict=False) for line in pair]
     _same([(7, b"\n\n".join(mixed) + b"\n"), (8, b"   \n" + good[0])])
     assert len(parse(batch).rejected) == 19  # all of ODD but the space and upper-case ones
+
+
+def test_a_batch_decoded_in_slices_gives_what_the_reference_gives(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(validate, "_SLICE_BYTES", 300)  # a slice every message or two
+    good = [_line(200 + i) for i in range(12)]
+    _same([(i + 1, line) for i, line in enumerate(good[:6] + ODD + good[6:])])
+
+
+def test_empty_and_blank_messages_hold_no_event() -> None:
+    _same([(1, b""), (2, b"\n \n\t"), (3, good := _line(1)), (4, b"\n" + good + b"\n")])
+    assert parse([(1, b""), (2, b"  ")]).plays.num_rows == 0
 
 
 def test_a_simulated_batch_decodes_as_the_reference_and_keys_match() -> None:

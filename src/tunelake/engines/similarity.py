@@ -32,7 +32,6 @@ from typing import TypeAlias
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from scipy.spatial import cKDTree
 
 from tunelake.datasets import RELATED_ARTISTS
 from tunelake.engines.vectors import vector_matrix
@@ -128,6 +127,8 @@ class ExactIndex:
     def __init__(self, matrix: np.ndarray, ranks: np.ndarray) -> None:
         self.matrix = _matrix(matrix)
         self.id_rank = ranks
+        from scipy.spatial import cKDTree  # ~40 MB: imported by the similarity step only
+
         self.tree = cKDTree(self.matrix, leafsize=_LEAF_SIZE, balanced_tree=False)
 
     def query(

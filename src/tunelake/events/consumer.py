@@ -3,23 +3,26 @@
 Exactly once by design: each micro-batch is one Iceberg commit that appends its rows and moves
 the table's position (events/table.py) to its last message. The consumer reads from the
 position `plays` holds, so messages redelivered after a crash (between a commit and whatever
-came next) were either committed — at or below the position, never read again — or not, and
-are read again. Rejects go to `quarantine_plays` first, with its own position, so a replayed
-message's rejects are not quarantined twice. Duplicate event ids are dropped (dedup.py).
+came next) were either committed — at or below the position, never written again — or not, and
+are read again. Rejects are held, then committed to `quarantine_plays` with its own position (at
+most the position of `plays`); the consumer reads from the lower of the two, so a message
+between them is read again for its rejects only, and none is quarantined twice. Duplicate event
+ids are dropped (dedup.py).
 
-Throughput: a batch is decoded column-wise (validate.py) and committed in a worker thread
-while the event loop reads the next one, so reading, decoding and the Iceberg commit overlap.
-A micro-batch closes at batch_events events, at MAX_BATCH_BYTES, or after batch_seconds (the
-commit interval, TUNELAKE_EVENTS_BATCH_SECONDS: what bounds freshness at a low rate).
+Throughput: a batch is decoded column-wise (validate.py) and de-duplicated in one worker
+thread and committed in another, while the event loop reads the next one: reading, decoding
+and the Iceberg commit of three batches overlap (much of decoding and writing runs in Arrow,
+outside the GIL). A micro-batch closes at batch_events events, at MAX_BATCH_BYTES, or after
+batch_seconds (the commit interval, TUNELAKE_EVENTS_BATCH_SECONDS: what bounds freshness at a
+low rate).
 
-Memory is bounded by the batch size whatever the backlog: one batch is read while the previous
-one commits, and nothing else is held. SIGINT/SIGTERM stop reading; the batch in hand is
-committed, then the consumer returns.
+Memory is bounded by the batch size whatever the backlog: one batch is read while the one
+before is decoded and the one before that commits, and nothing else is held. SIGINT/SIGTERM
+stop reading; the batches in hand are committed, then the consumer returns.
 
 One consumer per stream and table: a second is refused at once on the same machine (a lock
-file), and fenced by the position anywhere else (its commit finds the position moved). One is
-enough: it sustains the broker's rate on one core, and the commits to one Iceberg table are
-serial anyway — parallel writers would only race for them.
+file), and fenced by the position anywhere else (its commit finds the position moved). The
+commits to one Iceberg table are serial anyway: parallel writers would only race for them.
 """
 
 from __future__ import annotations
@@ -29,10 +32,11 @@ import fcntl
 import os
 import signal
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import IO
@@ -65,6 +69,18 @@ class Consumed:
     position: int = 0
 
 
+@dataclass
+class Decoded:
+    """A batch between the decode and the commit stages."""
+
+    received: datetime
+    plays: pa.Table | None = None
+    """Rows to append (None: the batch's messages were all committed before)."""
+    rejected: list[tuple[int, str, str]] = field(default_factory=list)
+    events: int = 0
+    duplicates: int = 0
+
+
 @dataclass(frozen=True)
 class Limits:
     batch_events: int
@@ -75,6 +91,11 @@ class Limits:
     messages_per_read: int = 256
 
 
+QUARANTINE_SECONDS = 10.0
+QUARANTINE_ROWS = 10_000
+"""Rejects are held and committed to `quarantine_plays` every QUARANTINE_SECONDS, at
+QUARANTINE_ROWS, and when the consumer stops: a quarantine commit with every batch would double
+the consumer's commits (almost every batch of a real stream has a bad event)."""
 MAX_BATCH_BYTES = 32 << 20
 """A micro-batch also closes at this many bytes of messages: with two batches in flight (one
 read, one committed) and their decoded columns, the consumer holds a few times this."""
@@ -120,10 +141,16 @@ class Consumer:
         self.limits = limits
         self.stats = Consumed()
         self._stop = asyncio.Event()
-        plays = tables.plays_table(lake)
-        self._position = tables.position(plays, broker.stream)
-        self._quarantine_position = tables.position(tables.quarantine_table(lake), broker.stream)
-        self.stats.position = self._position
+        self._plays = tables.StreamTable(lake, PLAYS, broker.stream)
+        self._quarantine = tables.StreamTable(lake, QUARANTINE_PLAYS, broker.stream)
+        self._resumed_after = self._plays.position
+        """Messages up to here were committed to `plays` before this consumer started."""
+        self._processed = self._plays.position
+        """The last message whose events are committed or held as rejects."""
+        self._held: list[tuple[int, str, str, datetime]] = []
+        """Rejects not committed yet: (position, raw line, reason, received)."""
+        self._quarantined_at = time.monotonic()
+        self.stats.position = self._plays.position
         self._seen = SeenIds(self._day_ids, limits.dedup_days)
         self._on_ready = on_ready
         self._per_message = (1, 1 << 20)
@@ -150,16 +177,24 @@ class Consumer:
         return self.stats
 
     async def _run(self) -> None:
-        # One worker thread decodes and commits: a pool would spread batches over several
-        # threads, each keeping its own allocator arenas (the consumer's RSS grew by a batch's
-        # working set per thread).
-        with ThreadPoolExecutor(1, thread_name_prefix="plays-commit") as worker:
-            await self._loop(worker)
+        # The C library's allocator: Arrow's default (mimalloc) keeps each thread's freed
+        # batches, which put the consumer over 500 MB of RSS at the same throughput.
+        pa.set_memory_pool(pa.system_memory_pool())
+        # Two stages, one thread each, so batches stay in order: one decodes a batch while
+        # the other commits the one before, and the event loop reads the next. One thread a
+        # stage: a pool would spread batches over more threads, each keeping its own allocator
+        # arenas (the consumer's RSS grew by a batch's working set per thread).
+        with (
+            ThreadPoolExecutor(1, thread_name_prefix="plays-decode") as decoder,
+            ThreadPoolExecutor(1, thread_name_prefix="plays-commit") as committer,
+        ):
+            await self._loop(decoder, committer)
 
-    async def _loop(self, worker: ThreadPoolExecutor) -> None:
+    async def _loop(self, decoder: ThreadPoolExecutor, committer: ThreadPoolExecutor) -> None:
         loop = asyncio.get_running_loop()
-        read_after = self._position
-        committing: asyncio.Future[None] | None = None
+        # Messages between the two positions are read again for their rejects only.
+        read_after = min(self._plays.position, self._quarantine.position)
+        in_flight: deque[asyncio.Task[None]] = deque()
         last_message = time.monotonic()
         if self._on_ready is not None:
             self._on_ready(read_after)
@@ -168,16 +203,39 @@ class Consumer:
             if batch:
                 last_message = time.monotonic()
                 read_after = batch[-1][0]
-                if committing is not None:
-                    await committing  # one batch commits while the next one is read
-                committing = loop.run_in_executor(worker, self._ingest, batch, read_after)
+                while len(in_flight) >= 2:  # one decoding, one committing: memory stays bounded
+                    await in_flight.popleft()
+                before = in_flight[-1] if in_flight else None
+                in_flight.append(
+                    asyncio.create_task(
+                        self._through(decoder, committer, batch, read_after, before)
+                    )
+                )
+                del batch  # held by its task alone, which lets go of it once decoded
             elif (
                 self.limits.until_idle is not None
                 and time.monotonic() - last_message >= self.limits.until_idle
             ):
                 break
-        if committing is not None:
-            await committing
+        for task in in_flight:
+            await task
+        await loop.run_in_executor(committer, self._commit_quarantine)
+
+    async def _through(
+        self,
+        decoder: ThreadPoolExecutor,
+        committer: ThreadPoolExecutor,
+        batch: list[tuple[int, bytes]],
+        last: int,
+        before: asyncio.Task[None] | None,
+    ) -> None:
+        """A batch decoded, then committed once the batch before it is."""
+        loop = asyncio.get_running_loop()
+        decoded = await loop.run_in_executor(decoder, self._decode, batch)
+        del batch  # its messages are not held while the batch waits for its commit
+        if before is not None:
+            await before
+        await loop.run_in_executor(committer, self._commit, decoded, last)
 
     async def _batch(self, after: int) -> list[tuple[int, bytes]]:
         """Messages after `after` until batch_events events, MAX_BATCH_BYTES, or batch_seconds
@@ -211,43 +269,61 @@ class Consumer:
         fits = min(-(-events // max(lines, 1)), -(-size // max(length, 1)))
         return max(1, min(self.limits.messages_per_read, fits))
 
-    def _ingest(self, batch: list[tuple[int, bytes]], last: int) -> None:
-        """Decode, check, de-duplicate and commit a batch (in a worker thread)."""
-        fresh = [m for m in batch if m[0] > self._position]
-        self.stats.skipped_messages += len(batch) - len(fresh)
-        self.stats.messages += len(batch)
-        if not fresh:  # all committed before a crash: nothing to write, no position to move
-            return
-        parsed = parse(fresh)
+    def _decode(self, batch: list[tuple[int, bytes]]) -> Decoded:
+        """A batch's rows to append (checked, de-duplicated) and its rejects (decode stage)."""
         received = datetime.now(UTC)
-        stream = self.broker.stream
-        rejected = [r for r in parsed.rejected if r[0] > self._quarantine_position]
-        if rejected:
-            rows = pa.Table.from_pydict(
-                {
-                    "payload": [r[1] for r in rejected],
-                    "reason": [r[2] for r in rejected],
-                    RECEIVED_AT.name: [received] * len(rejected),
-                },
-                schema=QUARANTINE_SCHEMA,
-            )
-            committed = tables.commit(
-                self.lake, QUARANTINE_PLAYS, rows, stream, self._quarantine_position, last
-            )
-            self._quarantine_position = last
-            tables.trim_history(committed)
+        self.stats.messages += len(batch)
+        # Committed before: read again (after a restart) for their rejects only.
+        committed = [m for m in batch if m[0] <= self._resumed_after]
+        fresh = batch[len(committed) :]
+        self.stats.skipped_messages += len(committed)
+        decoded = Decoded(received)
+        if committed and committed[-1][0] > self._quarantine.position:
+            decoded.rejected.extend(parse(committed).rejected)
+        if not fresh:
+            return decoded
+        parsed = parse(fresh)
+        decoded.rejected.extend(parsed.rejected)
         keep = self._seen.fresh(parsed.keys, parsed.micros)
         plays = parsed.plays.take(keep)
-        plays = plays.append_column(
+        decoded.plays = plays.append_column(
             RECEIVED_AT, pa.repeat(pa.scalar(received, RECEIVED_AT.type), plays.num_rows)
         )
-        committed = tables.commit(self.lake, PLAYS, plays, stream, self._position, last)
-        self._position = last
-        tables.trim_history(committed)
-        good = parsed.plays.num_rows
-        self.stats.events += good + len(parsed.rejected)
-        self.stats.rows += plays.num_rows
-        self.stats.duplicates += good - len(keep)
-        self.stats.quarantined += len(rejected)
-        self.stats.commits += 1
-        self.stats.position = last
+        decoded.events = parsed.plays.num_rows + len(parsed.rejected)
+        decoded.duplicates = parsed.plays.num_rows - len(keep)
+        return decoded
+
+    def _commit(self, decoded: Decoded, last: int) -> None:
+        """Commit a decoded batch whose last message is at `last` (commit stage)."""
+        after = self._quarantine.position
+        self._held.extend((*r, decoded.received) for r in decoded.rejected if r[0] > after)
+        if decoded.plays is not None:
+            self._plays.commit(decoded.plays, last)
+            self.stats.events += decoded.events
+            self.stats.rows += decoded.plays.num_rows
+            self.stats.duplicates += decoded.duplicates
+            self.stats.commits += 1
+            self.stats.position = last
+        self._processed = max(self._processed, last)
+        if len(self._held) >= QUARANTINE_ROWS or (
+            time.monotonic() - self._quarantined_at >= QUARANTINE_SECONDS
+        ):
+            self._commit_quarantine()
+
+    def _commit_quarantine(self) -> None:
+        """Commit the held rejects and move the quarantine's position up to what is processed
+        (a commit even without rejects: a restart reads again from its position)."""
+        self._quarantined_at = time.monotonic()
+        if self._processed <= self._quarantine.position:
+            return
+        held, self._held = self._held, []
+        rows = pa.Table.from_pydict(
+            {
+                "payload": [r[1] for r in held],
+                "reason": [r[2] for r in held],
+                RECEIVED_AT.name: [r[3] for r in held],
+            },
+            schema=QUARANTINE_SCHEMA,
+        )
+        self._quarantine.commit(rows, self._processed)
+        self.stats.quarantined += len(held)

@@ -52,11 +52,11 @@ class SeenIds:
         for day in np.unique(days).tolist():
             at = np.flatnonzero(days == day)
             seen = self._day(day)
-            _, first = np.unique(keyed[at], return_index=True)
-            at = at[np.sort(first)]  # first of each key within the batch
-            new = ~_contains(seen, keyed[at])
-            keep[at[new]] = True
-            added = np.sort(keyed[at[new]])
+            # Sorted, each with its first index: sorted needles search the day's keys fast.
+            unique, first = np.unique(keyed[at], return_index=True)
+            new = ~_contains(seen, unique)
+            keep[at[first[new]]] = True
+            added = unique[new]
             # A merge into the sorted keys (one copy), not a union (a sort of all: quadratic
             # over a day of batches).
             self._seen[day] = np.insert(seen, np.searchsorted(seen, added), added)

@@ -85,30 +85,44 @@ def position(table: Table, stream: str) -> int:
     return int(props.get(POSITION, "0"))
 
 
-def commit(
-    lake: IcebergLake, name: str, rows: pa.Table, stream: str, expected: int, new: int
-) -> Table:
-    """Append rows to table name and set its position from expected to new, in one commit;
-    the table as committed.
+class StreamTable:
+    """One of the consumer's tables and the position of a stream it holds, as this consumer
+    last committed it. Each commit loads the table afresh (a millisecond) and checks that the
+    position is still that one: pyiceberg asserts nothing about table properties, so a commit
+    on kept metadata could set the position over another writer's."""
 
-    Raises PositionMoved if the table's position is not `expected` (another consumer)."""
+    def __init__(self, lake: IcebergLake, name: str, stream: str) -> None:
+        self.lake = lake
+        self.name = name
+        self.stream = stream
+        self.position = position(self._load(), stream)
 
-    def once() -> Table:
-        table = plays_table(lake) if name == PLAYS else quarantine_table(lake)
-        now = position(table, stream)
-        if now != expected:
-            raise PositionMoved(
-                f"{lake.namespace}.{name} moved to position {now} of stream {stream} while "
-                f"this consumer expected {expected}: another consumer commits to it; run one "
-                "`tunelake events consume` per stream"
-            )
-        with table.transaction() as tx:
-            if rows.num_rows:
-                tx.append(rows)
-            tx.set_properties({POSITION: str(new), STREAM: stream})
-        return table
+    def _load(self) -> Table:
+        return plays_table(self.lake) if self.name == PLAYS else quarantine_table(self.lake)
 
-    return retry_races(f"{lake.namespace}.{name}", once)
+    def commit(self, rows: pa.Table, new: int) -> None:
+        """Append rows and move the position to new, in one commit; then trim the history.
+
+        Raises PositionMoved if the table's position is not this one's (another consumer)."""
+
+        def once() -> Table:
+            table = self._load()
+            now = position(table, self.stream)
+            if now != self.position:
+                raise PositionMoved(
+                    f"{self.lake.namespace}.{self.name} moved to position {now} of stream "
+                    f"{self.stream} while this consumer expected {self.position}: another "
+                    "consumer commits to it; run one `tunelake events consume` per stream"
+                )
+            with table.transaction() as tx:
+                if rows.num_rows:
+                    tx.append(rows)
+                tx.set_properties({POSITION: str(new), STREAM: self.stream})
+            return table
+
+        committed = retry_races(f"{self.lake.namespace}.{self.name}", once)
+        self.position = new
+        trim_history(committed)
 
 
 def trim_history(table: Table) -> int:

@@ -16,7 +16,6 @@ looser, than `parse_line` (e.g. one `ts` layout only), so both paths accept the 
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -53,6 +52,9 @@ _RAW_SCHEMA = pa.schema(
 """How Arrow reads a line: ts as text (checked, then cast), ms_played as int64 (range-checked)."""
 _READ = pj.ParseOptions(explicit_schema=_RAW_SCHEMA, unexpected_field_behavior="ignore")
 _ROW = re.compile(r" in row (\d+)\s*$")
+_SLICE_BYTES = 4 << 20
+_BLOCK = 1 << 20
+"""Bytes an Arrow block at least (blocks are read by several threads)."""
 _PYTHON_BELOW = 32
 """A segment Arrow cannot read, without a row to blame, is halved down to this many lines,
 then read line by line."""
@@ -60,13 +62,12 @@ _CONTEXTS = pa.array(CONTEXTS)
 _WITH_LINE = PLAY_SCHEMA.append(pa.field("line", pa.int64()))
 """A good event and the index of its line in the batch (to restore arrival order)."""
 # Hex digit → value, for event keys; every other byte maps to 0 (ids are checked first).
-_HEX = np.zeros(256, dtype=np.uint64)
+_HEX = np.zeros(256, dtype=np.uint8)
 for _i, _c in enumerate(b"0123456789abcdef"):
     _HEX[_c] = _i
 for _i, _c in enumerate(b"ABCDEF"):
     _HEX[_c] = 10 + _i
 _HEX_AT = np.array([i for i in range(36) if i not in (8, 13, 18, 23)])
-_SHIFTS = np.arange(60, -1, -4, dtype=np.uint64)
 
 
 class Invalid(ValueError):
@@ -84,7 +85,7 @@ class Parsed:
     @property
     def keys(self) -> np.ndarray:
         """A 64-bit key per good event (from its event_id) for duplicate detection."""
-        return event_keys(self.plays.column("event_id"))
+        return event_keys(self.plays.column("event_id"), checked=True)
 
     @property
     def micros(self) -> np.ndarray:
@@ -99,21 +100,30 @@ def event_key(event_id: str) -> int:
     return ((value >> 64) ^ ((value & _M64) * _MIX)) & _M64
 
 
-def event_keys(ids: pa.Array | pa.ChunkedArray | Sequence[str]) -> np.ndarray:
+def event_keys(
+    ids: pa.Array | pa.ChunkedArray | Sequence[str], *, checked: bool = False
+) -> np.ndarray:
     """event_key of every id, column-wise; ids that are not UUIDs are left out (no event of
-    `plays` can share them: the consumer only writes UUIDs)."""
+    `plays` can share them: the consumer only writes UUIDs). checked: every id is known to be
+    a UUID (parse's), so none is looked at again."""
     if not isinstance(ids, pa.Array | pa.ChunkedArray):
         ids = pa.array(ids, pa.string())
     if isinstance(ids, pa.ChunkedArray):
         ids = ids.combine_chunks() if ids.num_chunks else pa.array([], pa.string())
-    ids = ids.filter(pc.match_substring_regex(ids, _UUID_RE)).cast(pa.large_string())
+    if not checked:
+        ids = ids.filter(pc.match_substring_regex(ids, _UUID_RE))
+    ids = ids.cast(pa.large_string())
     if len(ids) == 0:
         return np.zeros(0, dtype=np.uint64)
-    starts = np.frombuffer(ids.buffers()[1], dtype=np.int64)[ids.offset : ids.offset + len(ids)]
-    chars = np.frombuffer(ids.buffers()[2], dtype=np.uint8)[starts[:, None] + _HEX_AT]
-    nibbles = _HEX[chars]
-    hi = np.bitwise_or.reduce(nibbles[:, :16] << _SHIFTS, axis=1)
-    lo = np.bitwise_or.reduce(nibbles[:, 16:] << _SHIFTS, axis=1)
+    # Every id is 36 ASCII characters, so the texts are one (n, 36) byte matrix.
+    offsets = np.frombuffer(ids.buffers()[1], dtype=np.int64)[
+        ids.offset : ids.offset + len(ids) + 1
+    ]
+    assert offsets[-1] - offsets[0] == 36 * len(ids), "event ids must be UUID texts"
+    text = np.frombuffer(ids.buffers()[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    nibbles = _HEX[text.reshape(-1, 36)[:, _HEX_AT]]
+    halves = np.ascontiguousarray(nibbles[:, 0::2] << 4 | nibbles[:, 1::2]).view(">u8")
+    hi, lo = halves[:, 0].astype(np.uint64), halves[:, 1].astype(np.uint64)
     with np.errstate(over="ignore"):
         return hi ^ (lo * np.uint64(_MIX))  # uint64 arithmetic wraps: mod 2**64
 
@@ -157,41 +167,93 @@ def parse_line(line: bytes) -> tuple[dict[str, object], int]:
 
 
 def parse(batch: Sequence[tuple[int, bytes]]) -> Parsed:
-    """The events of a batch of (position, message) pairs."""
-    lines: list[bytes] = []
-    counts: list[int] = []
-    pieces: list[tuple[int, pa.Table]] = []
-    by_python: list[int] = []
-    run = 0  # the first line of the lines Arrow reads next, in one go
-    for _, data in batch:
-        got = [line for line in data.split(b"\n") if line and not line.isspace()]
-        if _utf8(data):
-            # A line that cannot be an object (cut short, say) would stop Arrow's reader and
-            # cost a second read: it goes to parse_line straight away.
-            odd = [i for i, line in enumerate(got) if not _object_like(line)]
-        else:  # Arrow's reader does not check UTF-8: orjson does, line by line
-            odd = list(range(len(got)))
-        first = len(lines)
-        lines.extend(got)
-        counts.append(len(got))
-        for i in odd:
-            _decode(lines, run, first + i, pieces, by_python)
-            by_python.append(first + i)
-            run = first + i + 1
-    _decode(lines, run, len(lines), pieces, by_python)
-    positions = np.repeat(np.array([p for p, _ in batch], dtype=np.int64), counts)
+    """The events of a batch of (position, message) pairs, decoded _SLICE_BYTES of messages at
+    a time: the working memory of a decode (the text copied twice, Arrow's parse) stays that
+    of a slice, whatever the batch size."""
     parsed = Parsed()
-    tables = [_checked(start, piece, by_python) for start, piece in pieces]
-    tables.append(_by_python(lines, positions, sorted(by_python), parsed.rejected))
-    plays = pa.concat_tables(tables)
-    # Back in arrival order: the first of two events with one id is the one kept.
-    order = pc.sort_indices(plays, [("line", "ascending")])
-    parsed.plays = plays.take(order).drop_columns(["line"])
+    tables = []
+    start = size = 0
+    for end, (_, message) in enumerate(batch, 1):
+        size += len(message)
+        if size >= _SLICE_BYTES or end == len(batch):
+            part = _parse(batch[start:end])
+            tables.append(part.plays)
+            parsed.rejected.extend(part.rejected)
+            start, size = end, 0
+    if tables:
+        parsed.plays = pa.concat_tables(tables).combine_chunks()
     return parsed
 
 
-def _object_like(line: bytes) -> bool:
-    return line.lstrip()[:1] == b"{" and line.rstrip()[-1:] == b"}"
+def _parse(batch: Sequence[tuple[int, bytes]]) -> Parsed:
+    # The lines are located in the joined text column-wise, with no Python object per line
+    # (those hold the GIL the consumer's other stages need).
+    data = b"\n".join([*(message for _, message in batch), b""])  # each line ends in "\n"
+    text = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(text == ord("\n"))
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    sizes = np.fromiter((len(message) + 1 for _, message in batch), np.int64, len(batch))
+    of_message = np.searchsorted(np.cumsum(sizes), ends, side="right")
+    positions = np.array([p for p, _ in batch], dtype=np.int64)[of_message]
+    # A line Arrow reads is {…} with nothing around it; any other goes to parse_line (a blank
+    # one is skipped), and so does every line of a message that is not UTF-8 (Arrow's reader
+    # does not check it: orjson does).
+    full = np.flatnonzero(ends > starts)
+    fast = np.zeros(len(ends), dtype=bool)
+    fast[full] = (text[starts[full]] == ord("{")) & (text[ends[full] - 1] == ord("}"))
+    if not _utf8(data):
+        fast &= np.array([_utf8(message) for _, message in batch])[of_message]
+    by_python = np.flatnonzero(~fast & (ends > starts)).tolist()
+    index = np.flatnonzero(fast)
+    pieces = _candidates(data, starts, ends, index, by_python)
+    parsed = Parsed()
+    tables = [
+        _checked(index[start : start + piece.num_rows], piece, by_python) for start, piece in pieces
+    ]
+    lines = {i: data[starts[i] : ends[i]] for i in sorted(by_python)}
+    tables.append(_by_python(lines, positions, parsed.rejected))
+    holding = [t for t in tables if t.num_rows]
+    plays = pa.concat_tables(holding or tables)
+    if len(holding) > 1:
+        # Back in arrival order: the first of two events with one id is the one kept.
+        plays = plays.take(pc.sort_indices(plays, [("line", "ascending")]))
+    parsed.plays = plays.drop_columns(["line"])
+    return parsed
+
+
+def _candidates(
+    data: bytes, starts: np.ndarray, ends: np.ndarray, index: np.ndarray, by_python: list[int]
+) -> list[tuple[int, pa.Table]]:
+    """The lines numbered index, read by Arrow: (first candidate, table) pieces; the numbers
+    of the lines it cannot read go to by_python."""
+    if not len(index):
+        return []
+    try:  # every candidate at once, by several threads
+        table = _read(_lines_of(data, starts, ends, index), exact=False)
+        if table.num_rows == len(index):
+            return [(0, table)]
+    except pa.ArrowInvalid:
+        pass
+    # A bad line, or one holding two objects: find them, and read around them.
+    pieces: list[tuple[int, pa.Table]] = []
+    failed: list[int] = []
+    candidates = [data[starts[i] : ends[i]] for i in index.tolist()]
+    _decode(candidates, 0, len(candidates), pieces, failed)
+    by_python.extend(index[failed].tolist())
+    return pieces
+
+
+def _lines_of(data: bytes, starts: np.ndarray, ends: np.ndarray, index: np.ndarray) -> bytes:
+    """The lines numbered index (ascending) of data, each with its "\n", in one bytes: the runs
+    between the other lines copied once (few in a real batch), no Python per line read."""
+    view = memoryview(data)
+    runs = []
+    at = 0
+    for i in np.setdiff1d(np.arange(len(starts)), index, assume_unique=True).tolist():
+        runs.append(view[at : starts[i]])
+        at = ends[i] + 1
+    runs.append(view[at:])
+    return b"".join(runs)
 
 
 def _utf8(data: bytes) -> bool:
@@ -202,11 +264,14 @@ def _utf8(data: bytes) -> bool:
     return True
 
 
-def _read(lines: list[bytes], start: int, end: int) -> pa.Table:
-    data = b"\n".join(lines[start:end])
-    # One block: the row an error names is the line's index from start.
-    options = pj.ReadOptions(use_threads=False, block_size=len(data) + 1)
-    return pj.read_json(io.BytesIO(data), read_options=options, parse_options=_READ)
+def _read(data: bytes, *, exact: bool) -> pa.Table:
+    """Arrow's reader over JSON lines. exact: in one block, so the row an error names is the
+    line's index (else in blocks read by several threads)."""
+    size = len(data)
+    options = pj.ReadOptions(
+        use_threads=not exact, block_size=size + 1 if exact else max(_BLOCK, size // 4 + 1)
+    )
+    return pj.read_json(pa.BufferReader(data), read_options=options, parse_options=_READ)
 
 
 def _decode(
@@ -223,7 +288,7 @@ def _decode(
             by_python.extend(range(start, end))
             return
         try:
-            table = _read(lines, start, end)
+            table = _read(b"\n".join(lines[start:end]), exact=True)
         except pa.ArrowInvalid as exc:
             found = _ROW.search(str(exc))
             bad = start + int(found.group(1)) if found else -1
@@ -246,8 +311,8 @@ def _decode(
         return
 
 
-def _checked(start: int, raw: pa.Table, by_python: list[int]) -> pa.Table:
-    """The rows of raw (lines start, start+1, …) that pass every check, as PLAY_SCHEMA plus
+def _checked(at: np.ndarray, raw: pa.Table, by_python: list[int]) -> pa.Table:
+    """The rows of raw (the lines numbered `at`) that pass every check, as PLAY_SCHEMA plus
     `line`; the others' lines go to by_python, which accepts them or says why not."""
     raw = raw.combine_chunks()
     col = raw.column
@@ -264,7 +329,7 @@ def _checked(start: int, raw: pa.Table, by_python: list[int]) -> pa.Table:
     ok = pc.and_(ok, pc.match_substring_regex(col("country"), _COUNTRY_RE))
     ok = pc.and_(ok, pc.is_valid(col("skipped")))
     ok = pc.fill_null(ok, False)  # a missing field (null) fails
-    lines = pa.array(np.arange(start, start + raw.num_rows, dtype=np.int64))
+    lines = pa.array(at)
     by_python.extend(lines.filter(pc.invert(ok)).to_pylist())
     good = raw.filter(ok)
     try:
@@ -277,15 +342,14 @@ def _checked(start: int, raw: pa.Table, by_python: list[int]) -> pa.Table:
 
 
 def _by_python(
-    lines: list[bytes],
-    positions: np.ndarray,
-    indexes: list[int],
-    rejected: list[tuple[int, str, str]],
+    lines: dict[int, bytes], positions: np.ndarray, rejected: list[tuple[int, str, str]]
 ) -> pa.Table:
-    """parse_line over lines[indexes]: the good ones as rows, the others into rejected."""
+    """parse_line over lines (by line number, in order): the good ones as rows, the others
+    into rejected."""
     columns: dict[str, list[object]] = {name: [] for name in _WITH_LINE.names}
-    for i in indexes:
-        line = lines[i]
+    for i, line in lines.items():
+        if line.isspace():
+            continue
         try:
             event, micros = parse_line(line)
         except Invalid as exc:

@@ -18,7 +18,6 @@ from tunelake.config import Settings
 from tunelake.errors import ConfigError
 from tunelake.sources.api import ApiSource
 from tunelake.sources.catalog.options import CatalogOptions, FaultOptions
-from tunelake.sources.catalog.server import serve_in_process
 from tunelake.sources.dump import DumpSource, DumpSpec
 from tunelake.sources.port import Source
 from tunelake.sources.raw_responses import RawResponse
@@ -58,6 +57,10 @@ def open_source(
                 "spotify_client_secret": options.client_secret,
             }
         )
+        # The server (Starlette, uvicorn) is imported when one is started, not by every
+        # command that imports the pipeline.
+        from tunelake.sources.catalog.server import serve_in_process
+
         with (
             serve_in_process(options) as server,
             _api_source(
