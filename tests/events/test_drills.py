@@ -15,6 +15,7 @@ import pytest
 
 from tunelake import app
 from tunelake.config import Settings
+from tunelake.events.simulator import Produced
 from tunelake.localservices.nats import start_nats
 from tunelake.pipeline.resources import lake_of
 
@@ -52,9 +53,12 @@ def _drain(settings: Settings) -> None:
     assert done.returncode == 0, done.stderr
 
 
-def _check(settings: Settings, expected: int) -> None:
+def _check(settings: Settings, expected: Produced) -> None:
+    """Every valid event once in plays, every malformed one once in quarantine_plays."""
     got = app.sql(settings, "SELECT COUNT(*), COUNT(DISTINCT event_id) FROM plays").rows[0]
-    assert got == (expected, expected)
+    assert got == (expected.valid_unique, expected.valid_unique)
+    quarantined = app.sql(settings, "SELECT COUNT(*) FROM quarantine_plays").rows[0][0]
+    assert quarantined == expected.malformed > 0
 
 
 def _rows(settings: Settings) -> int:
@@ -63,9 +67,8 @@ def _rows(settings: Settings) -> int:
     return int(snapshot.summary.get("total-records", 0)) if snapshot and snapshot.summary else 0
 
 
-def _published(settings: Settings, count: int, seed: int) -> int:
-    produced = app.events_produce(settings, count=count, seed=seed)
-    return produced.valid_unique
+def _published(settings: Settings, count: int, seed: int) -> Produced:
+    return app.events_produce(settings, count=count, seed=seed)
 
 
 def test_sigkill_at_random_moments_then_restart(settings: Settings) -> None:
@@ -91,7 +94,10 @@ def test_a_broker_restarted_mid_stream(settings: Settings, tmp_path: Path) -> No
     time.sleep(1.0)
     server = start_nats(tmp_path / "nats", port=port)  # same store, same port
     try:
-        expected += _published(settings, 10_000, seed=13)
+        more = _published(settings, 10_000, seed=13)
+        expected.events += more.events
+        expected.duplicates += more.duplicates
+        expected.malformed += more.malformed
         consumer.communicate(timeout=120)
         _drain(settings)  # whether or not the first consumer outlived the outage
         _check(settings, expected)
