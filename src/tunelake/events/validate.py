@@ -6,9 +6,10 @@ curated field present, event_id a UUID, ids non-empty text, ts ISO 8601 with an 
 ms_played an integer in [0, 24 h), skipped a boolean, context one of CONTEXTS, device text,
 country two capital letters.
 
-A batch is decoded column-wise: its lines go through Arrow's JSON reader in one call and are
-checked with pyarrow.compute, so the consumer spends no Python per good event (per-line
-Python was 4/5 of its time). `parse_line` is the reference: a line Arrow cannot read (its
+A batch is decoded column-wise: its lines are located with NumPy, go through Arrow's JSON
+reader in one call (blocks read by several threads) and are checked with pyarrow.compute, so
+the consumer spends no Python per good line (per-line Python was 4/5 of its time, and holds
+the GIL its other stages need). `parse_line` is the reference: a line Arrow cannot read (its
 reader stops at the first bad line and names its row) or whose row fails a vectorised check
 goes through it, which accepts it or says why not. The vectorised checks are stricter, never
 looser, than `parse_line` (e.g. one `ts` layout only), so both paths accept the same events.
@@ -244,8 +245,9 @@ def _candidates(
 
 
 def _lines_of(data: bytes, starts: np.ndarray, ends: np.ndarray, index: np.ndarray) -> bytes:
-    """The lines numbered index (ascending) of data, each with its "\n", in one bytes: the runs
-    between the other lines copied once (few in a real batch), no Python per line read."""
+    """The lines numbered index (ascending) of data, each with its line break, in one bytes:
+    the runs between the other lines copied once (few in a real batch), no Python per line
+    read."""
     view = memoryview(data)
     runs = []
     at = 0
