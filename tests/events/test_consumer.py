@@ -136,6 +136,38 @@ def test_a_second_consumer_is_refused_and_a_moved_position_fences_a_writer(
     assert tables.position(tables.plays_table(lake), settings.events_stream) == 10
 
 
+def test_a_running_consumer_stops_with_the_error_once_its_position_moved(
+    settings: Settings,
+) -> None:
+    """Fenced while running: the commit fails, and the consumer says so at once, even with no
+    message coming after the failed batch."""
+    from tunelake.events.consumer import Consumer, Limits
+
+    now = datetime.now(UTC)
+    _publish(settings, [_event(1, now)])
+    lake = lake_of(settings)
+
+    async def run() -> None:
+        broker = await open_broker(
+            settings.events_url or "", settings.events_stream, max_age_hours=1
+        )
+        try:
+            consumer = Consumer(lake, broker, Limits(100, 0.1, 1))  # runs until stopped
+            running = asyncio.create_task(consumer.run())
+            while consumer.stats.commits == 0:
+                await asyncio.sleep(0.05)
+            other = tables.StreamTable(lake, PLAYS, settings.events_stream)
+            other.commit(STORED_SCHEMA.empty_table(), 100)  # another consumer's commit
+            await broker.publish([_event(2, now)])
+            with pytest.raises(PositionMoved, match="another consumer"):
+                await asyncio.wait_for(running, 30)
+        finally:
+            await broker.close()
+
+    asyncio.run(run())
+    assert _counts(settings) == (1, 1)
+
+
 def test_messages_at_or_below_the_committed_position_are_skipped(settings: Settings) -> None:
     """A crash after the commit: the broker delivers the batch again, the lake holds it."""
     now = datetime.now(UTC)

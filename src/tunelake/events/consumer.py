@@ -203,6 +203,8 @@ class Consumer:
         if self._on_ready is not None:
             self._on_ready(read_after)
         while not self._stop.is_set():
+            while in_flight and in_flight[0].done():
+                await in_flight.popleft()  # a failed commit stops the consumer now, idle or not
             batch = await self._batch(read_after)
             if batch:
                 last_message = time.monotonic()
