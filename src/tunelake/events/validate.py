@@ -199,12 +199,13 @@ def _parse(batch: Sequence[tuple[int, bytes]]) -> Parsed:
     # A line Arrow reads is {…} with nothing around it; any other goes to parse_line (a blank
     # one is skipped), and so does every line of a message that is not UTF-8 (Arrow's reader
     # does not check it: orjson does).
-    full = np.flatnonzero(ends > starts)
+    nonblank = ends > starts
+    full = np.flatnonzero(nonblank)
     fast = np.zeros(len(ends), dtype=bool)
     fast[full] = (text[starts[full]] == ord("{")) & (text[ends[full] - 1] == ord("}"))
     if not _utf8(data):
         fast &= np.array([_utf8(message) for _, message in batch])[of_message]
-    by_python = np.flatnonzero(~fast & (ends > starts)).tolist()
+    by_python = np.flatnonzero(~fast & nonblank).tolist()
     index = np.flatnonzero(fast)
     pieces = _candidates(data, starts, ends, index, by_python)
     parsed = Parsed()
